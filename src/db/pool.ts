@@ -1,0 +1,45 @@
+import { createPool, SchemaValidationError, type DatabasePool, type Interceptor } from 'slonik';
+
+/**
+ * Slonik only checks rows against `sql.type(schema)` when an interceptor does it
+ * (slonik README, "Result parser interceptor"); without this a schema is a type cast.
+ */
+const resultParserInterceptor: Interceptor = {
+  transformRowAsync: async (context, query, row) => {
+    const parser = context.resultParser;
+    if (!parser) return row;
+    const result = await parser['~standard'].validate(row);
+    if (result.issues) throw new SchemaValidationError(query, row, result.issues);
+    return result.value as typeof row;
+  },
+};
+
+export type PoolOptions = {
+  /** Role the service acts as (SET ROLE at connect): its privileges, not the login's, apply. */
+  role?: string;
+  maxPoolSize?: number;
+  statementTimeoutMs?: number;
+};
+
+/** Adds `-c role=…` / `-c statement_timeout=…` to the connection's startup options. */
+export function withSessionSettings(databaseUrl: string, settings: Record<string, string>): string {
+  const url = new URL(databaseUrl);
+  const extra = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`);
+  const options = [url.searchParams.get('options'), ...extra].filter(Boolean).join(' ');
+  if (options) url.searchParams.set('options', options);
+  return url.toString();
+}
+
+export async function createDatabasePool(databaseUrl: string, options: PoolOptions = {}): Promise<DatabasePool> {
+  const settings: Record<string, string> = {};
+  if (options.role) settings.role = options.role;
+  if (options.statementTimeoutMs) settings.statement_timeout = String(options.statementTimeoutMs);
+  return createPool(withSessionSettings(databaseUrl, settings), {
+    interceptors: [resultParserInterceptor],
+    maxPoolSize: options.maxPoolSize ?? 10,
+    connectionTimeout: 5_000,
+    // Retries belong to src/db/retry.ts, where they are jittered and limited to transient errors.
+    connectionRetryLimit: 0,
+    captureStackTrace: false,
+  });
+}

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { DatabasePool } from 'slonik';
+import { createDatabasePool } from '../../src/db/pool.ts';
+import { databaseUrl } from './postgres.ts';
+
+export type TestDatabase = {
+  name: string;
+  /** Superuser URL of this database (migrations, seeding, DBA-style checks). */
+  url: string;
+  /** Acting as checkout_app, exactly as the service does. */
+  app: DatabasePool;
+  /** Superuser. */
+  admin: DatabasePool;
+  drop(): Promise<void>;
+};
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through jest's global setup (npm test)`);
+  return value;
+}
+
+export function adminServerUrl(): string {
+  return requireEnv('CHECKOUT_TEST_ADMIN_URL');
+}
+
+async function adminQuery(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminServerUrl() });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** An empty database, not migrated (for migration tests). */
+export async function createEmptyDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `checkout_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`create database ${name}`);
+  return {
+    name,
+    url: databaseUrl(adminServerUrl(), name),
+    drop: () => adminQuery(`drop database if exists ${name} with (force)`),
+  };
+}
+
+/** A migrated database of this test file's own, cloned from the suite's template. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `checkout_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`create database ${name} template ${requireEnv('CHECKOUT_TEST_TEMPLATE')}`);
+  const url = databaseUrl(adminServerUrl(), name);
+  const app = await createDatabasePool(url, { role: 'checkout_app' });
+  const admin = await createDatabasePool(url);
+  return {
+    name,
+    url,
+    app,
+    admin,
+    async drop() {
+      await Promise.allSettled([app.end(), admin.end()]);
+      await adminQuery(`drop database if exists ${name} with (force)`);
+    },
+  };
+}

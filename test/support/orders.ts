@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { seedDemoCatalog } from '../../src/db/demo-catalog.ts';
+import type { TestDatabase } from './database.ts';
+
+export const statuses = ['PENDING_PAYMENT', 'PAYMENT_CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED'] as const;
+export type Status = (typeof statuses)[number];
+
+export const legalTransitions: ReadonlyArray<readonly [Status, Status]> = [
+  ['PENDING_PAYMENT', 'PAYMENT_CONFIRMED'],
+  ['PENDING_PAYMENT', 'CANCELLED'],
+  ['PENDING_PAYMENT', 'EXPIRED'],
+  ['PAYMENT_CONFIRMED', 'REFUNDED'],
+];
+
+export async function seedCatalog(db: TestDatabase): Promise<void> {
+  await seedDemoCatalog(db.admin);
+}
+
+const createdOrder = z.object({ outcome: z.string(), order: z.object({ orderId: z.string(), amountTotal: z.number() }).passthrough() });
+
+/** A new PENDING_PAYMENT order (MILK-2L x2 = 1198 by default), created as the service does. */
+export async function createOrder(
+  pool: DatabasePool,
+  items: Array<{ sku: string; quantity: number }> = [{ sku: 'MILK-2L', quantity: 2 }],
+): Promise<{ orderId: string; amountTotal: number }> {
+  const result = await pool.oneFirst(sql.type(z.object({ r: createdOrder }))`
+    select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', ${sql.jsonb(items)}) as r`);
+  return { orderId: result.order.orderId, amountTotal: result.order.amountTotal };
+}
+
+export function paymentIntentIdFor(orderId: string): string {
+  return `pi_test${orderId.replaceAll('-', '')}`;
+}
+
+/** Moves an order into `status` along legal paths, through the API functions. */
+export async function orderIn(db: TestDatabase, status: Status): Promise<string> {
+  const { orderId, amountTotal } = await createOrder(db.app);
+  const pi = paymentIntentIdFor(orderId);
+  const run = (query: ReturnType<typeof sql.unsafe>) => db.app.query(query);
+  if (status === 'PAYMENT_CONFIRMED' || status === 'REFUNDED') {
+    await run(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, ${amountTotal}, 'nzd', 'test')`);
+  }
+  if (status === 'REFUNDED') {
+    await run(sql.unsafe`select checkout.refund_order(${orderId}, ${amountTotal}, 'test', 'test refund')`);
+  }
+  if (status === 'CANCELLED') await run(sql.unsafe`select checkout.cancel_order(${orderId}, 'test', 'test')`);
+  if (status === 'EXPIRED') await run(sql.unsafe`select checkout.expire_order(${orderId})`);
+  return orderId;
+}
+
+export async function statusOf(pool: DatabasePool, orderId: string): Promise<string> {
+  return pool.oneFirst(sql.type(z.object({ status: z.string() }))`select status from checkout.orders where id = ${orderId}`);
+}
+
+export async function countRows(pool: DatabasePool, table: 'order_status_history' | 'outbox', orderId: string): Promise<number> {
+  const query =
+    table === 'outbox'
+      ? sql.type(z.object({ n: z.number() }))`select count(*)::int as n from checkout.outbox where aggregateid = ${orderId}`
+      : sql.type(z.object({ n: z.number() }))`select count(*)::int as n from checkout.order_status_history where order_id = ${orderId}`;
+  return pool.oneFirst(query);
+}
+
+/** The SQLSTATE a promise rejects with; fails the test when it resolves. */
+export async function sqlstateOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as { code?: string }).code ?? `no code: ${(error as Error).message}`;
+  }
+  throw new Error('expected the statement to fail, but it succeeded');
+}
