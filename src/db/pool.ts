@@ -5,6 +5,7 @@ import { createPool, SchemaValidationError, type DatabasePool, type Interceptor 
  * (slonik README, "Result parser interceptor"); without this a schema is a type cast.
  */
 const resultParserInterceptor: Interceptor = {
+  name: 'result-parser',
   transformRowAsync: async (context, query, row) => {
     const parser = context.resultParser;
     if (!parser) return row;

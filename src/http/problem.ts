@@ -1,0 +1,94 @@
+import type { Context, Middleware } from 'koa';
+import Stripe from 'stripe';
+import { isCheckoutSqlstate, isDatabaseUnavailable, sqlstateOf, sqlstates } from '../db/errors.ts';
+import type { Logger } from '../log.ts';
+
+export type FieldError = { field: string; in: 'body' | 'header' | 'path'; message: string };
+
+/** An error the client may see, answered as RFC 9457 application/problem+json. */
+export class Problem extends Error {
+  readonly status: number;
+  readonly slug: string;
+  readonly detail: string | undefined;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(status: number, slug: string, title: string, options: { detail?: string; errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+    super(title);
+    this.status = status;
+    this.slug = slug;
+    this.detail = options.detail;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export function validationProblem(errors: FieldError[]): Problem {
+  return new Problem(400, 'validation-error', 'The request is not valid', {
+    detail: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+    errors,
+  });
+}
+
+/** Maps anything thrown below the edge to a Problem; unknown errors become an opaque 500. */
+export function toProblem(error: unknown): Problem {
+  if (error instanceof Problem) return error;
+  const code = sqlstateOf(error);
+  if (isCheckoutSqlstate(code)) {
+    const { status, slug, title } = sqlstates[code];
+    return new Problem(status, slug, title, { detail: (error as Error).message });
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new Problem(503, 'database-unavailable', 'The order database is unavailable', {
+      detail: 'Nothing was lost; retry the same request later.', headers: { 'Retry-After': '5' },
+    });
+  }
+  if (error instanceof Stripe.errors.StripeConnectionError || error instanceof Stripe.errors.StripeRateLimitError) {
+    return new Problem(503, 'payment-provider-unavailable', 'The payment provider cannot be reached', {
+      detail: 'The order is kept; retry with the same Idempotency-Key to resume it.', headers: { 'Retry-After': '5' },
+    });
+  }
+  if (error instanceof Stripe.errors.StripeError) {
+    return new Problem(502, 'payment-provider-error', 'The payment provider failed', {
+      detail: 'The order is kept; retry with the same Idempotency-Key to resume it.',
+    });
+  }
+  const http = error as { status?: unknown; expose?: unknown; message?: string };
+  if (typeof http.status === 'number' && http.status >= 400 && http.status < 500 && http.expose) {
+    return new Problem(http.status, `http-${http.status}`, http.message ?? 'Request error');
+  }
+  return new Problem(500, 'internal-error', 'Internal server error');
+}
+
+function send(ctx: Context, problem: Problem): void {
+  ctx.status = problem.status;
+  ctx.set(problem.headers);
+  ctx.type = 'application/problem+json';
+  ctx.body = {
+    type: `/problems/${problem.slug}`,
+    title: problem.message,
+    status: problem.status,
+    detail: problem.detail ?? problem.message,
+    instance: ctx.path,
+    requestId: ctx.state.requestId,
+    ...(problem.errors ? { errors: problem.errors } : {}),
+  };
+}
+
+/** The one place errors become responses (and log lines); handlers never catch to answer. */
+export function problemMiddleware(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        send(ctx, new Problem(404, 'not-found', 'No such resource', { detail: `${ctx.method} ${ctx.path} is not served here` }));
+      }
+    } catch (error) {
+      const problem = toProblem(error);
+      const log = ctx.state.log ?? logger;
+      if (problem.status >= 500) log.error({ err: error, status: problem.status }, 'request failed');
+      else log.info({ status: problem.status, problem: problem.slug, detail: problem.detail }, 'request refused');
+      send(ctx, problem);
+    }
+  };
+}

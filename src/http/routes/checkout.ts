@@ -1,0 +1,55 @@
+import Router from '@koa/router';
+import type { DatabasePool } from 'slonik';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import { startCheckout } from '../../checkout/start-checkout.ts';
+import type { Order } from '../../db/checkout-functions.ts';
+import { readJsonBody } from '../body.ts';
+import type { Metrics } from '../metrics.ts';
+import { validationProblem, type FieldError } from '../problem.ts';
+import { fieldErrors } from '../validation.ts';
+
+export const idempotencyKeySchema = z.string().regex(/^[\x20-\x7E]{1,255}$/, 'must be 1 to 255 printable ASCII characters');
+
+export const checkoutRequestSchema = z.strictObject({
+  customerId: z.string().min(1).max(64),
+  currency: z.string().regex(/^[a-z]{3}$/, 'must be a lower-case ISO 4217 code').default('nzd'),
+  items: z
+    .array(z.strictObject({
+      sku: z.string().min(1).max(64),
+      quantity: z.number().int().min(1).max(999),
+    }))
+    .min(1)
+    .max(100)
+    .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'each SKU may appear only once'),
+});
+
+export function publicOrder(order: Order) {
+  const { orderId, status, currency, amountTotal, lines, paymentIntentId } = order;
+  return { orderId, status, currency, amountTotal, lines, paymentIntentId };
+}
+
+export function checkoutRoutes(deps: { pool: DatabasePool; stripe: Stripe; metrics: Metrics; leaseSeconds: number }) {
+  const router = new Router();
+  router.post('/checkout', async (ctx) => {
+    const body = await readJsonBody(ctx);
+    const key = idempotencyKeySchema.safeParse(ctx.get('idempotency-key'));
+    const parsed = checkoutRequestSchema.safeParse(body);
+    const errors: FieldError[] = [
+      ...(key.success ? [] : [{ field: 'Idempotency-Key', in: 'header' as const, message: key.error.issues[0]?.message ?? 'invalid' }]),
+      ...(parsed.success ? [] : fieldErrors(parsed.error, 'body')),
+    ];
+    if (!key.success || !parsed.success) throw validationProblem(errors);
+
+    const result = await startCheckout(
+      { pool: deps.pool, stripe: deps.stripe, log: ctx.state.log },
+      { idempotencyKey: key.data, ...parsed.data, leaseSeconds: deps.leaseSeconds },
+    );
+    deps.metrics.checkouts.inc({ outcome: result.outcome });
+    if (result.outcome === 'replayed') ctx.set('Idempotent-Replayed', 'true');
+    ctx.status = 201;
+    ctx.set('Location', `/orders/${result.order.orderId}`);
+    ctx.body = { ...publicOrder(result.order), clientSecret: result.clientSecret };
+  });
+  return router;
+}

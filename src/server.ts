@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { DatabasePool } from 'slonik';
+import type Stripe from 'stripe';
+import type { Config } from './config.ts';
+import { seedDemoCatalog } from './db/demo-catalog.ts';
+import { migrate } from './db/migrate.ts';
+import { createDatabasePool } from './db/pool.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/postgres.ts';
+import { createApp } from './http/app.ts';
+import type { Logger } from './log.ts';
+import { createStripeClient } from './stripe/client.ts';
+import { startStripeSimulator, type StripeSimulator } from './stripe-simulator/server.ts';
+
+export type RunningService = {
+  url: string;
+  databaseUrl: string;
+  webhookSecret: string;
+  simulator: StripeSimulator | undefined;
+  stripe: Stripe;
+  pool: DatabasePool;
+  close(): Promise<void>;
+};
+
+/** The simulator's webhook secret, kept under DATA_DIR so Stripe CLI-style setups survive restarts. */
+async function simulatorWebhookSecret(config: Config): Promise<string> {
+  if (config.STRIPE_WEBHOOK_SECRET) return config.STRIPE_WEBHOOK_SECRET;
+  const file = join(config.DATA_DIR, 'stripe-simulator.webhook-secret');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const secret = `whsec_${randomBytes(24).toString('base64url').replace(/[-_]/g, '0')}`;
+  await mkdir(config.DATA_DIR, { recursive: true });
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/** Starts everything the configuration asks for, in dependency order; close() stops it in reverse. */
+export async function startService(config: Config, logger: Logger): Promise<RunningService> {
+  const stops: Array<() => Promise<unknown>> = [];
+  const closeAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
+  };
+  try {
+    let embedded: EmbeddedDatabase | undefined;
+    if (config.embeddedPostgres) {
+      embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, port: config.EMBEDDED_POSTGRES_PORT, log: logger });
+      stops.push(() => embedded!.stop());
+    }
+    const databaseUrl = embedded?.url ?? config.DATABASE_URL!;
+    if (config.MIGRATE_ON_START ?? config.embeddedPostgres) {
+      await migrate(databaseUrl, { log: (message) => logger.debug({ migration: message }, 'migrate') });
+    }
+    if (embedded) {
+      const owner = await createDatabasePool(databaseUrl, { maxPoolSize: 1 });
+      await seedDemoCatalog(owner).finally(() => owner.end());
+    }
+
+    const pool = await createDatabasePool(databaseUrl, { role: config.DATABASE_ROLE || undefined, maxPoolSize: config.DATABASE_POOL_SIZE });
+    stops.push(() => pool.end());
+
+    let simulator: StripeSimulator | undefined;
+    let webhookSecret: string;
+    let stripe: Stripe;
+    if (config.stripeSimulator) {
+      webhookSecret = await simulatorWebhookSecret(config);
+      simulator = await startStripeSimulator({
+        port: config.STRIPE_SIMULATOR_PORT, webhookSecret, logger: logger.child({ component: 'stripe-simulator' }),
+        stateFile: join(config.DATA_DIR, 'stripe-simulator.json'),
+      });
+      stops.push(() => simulator!.close());
+      stripe = createStripeClient({ secretKey: 'sk_test_simulator', apiUrl: simulator.url, timeoutMs: config.STRIPE_TIMEOUT_MS });
+    } else {
+      webhookSecret = config.STRIPE_WEBHOOK_SECRET!;
+      stripe = createStripeClient({ secretKey: config.STRIPE_SECRET_KEY!, apiUrl: config.STRIPE_API_URL, timeoutMs: config.STRIPE_TIMEOUT_MS });
+    }
+
+    const { app } = createApp({
+      pool, stripe, logger, webhookSecret, stripeLivemode: config.stripeLivemode, checkoutLeaseSeconds: config.CHECKOUT_LEASE_SECONDS,
+    });
+    const server: Server = await new Promise((resolve, reject) => {
+      const s = app.listen(config.PORT, config.HOST, () => resolve(s)).once('error', reject);
+    });
+    stops.push(() => closeServer(server, config.SHUTDOWN_TIMEOUT_MS));
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+    simulator?.setWebhookUrl(`${url}/webhooks/stripe`);
+
+    return { url, databaseUrl, webhookSecret, simulator, stripe, pool, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** Stops accepting connections, lets in-flight requests finish, then cuts what is left. */
+function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
