@@ -67,7 +67,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     if (config.stripeSimulator) {
       webhookSecret = await simulatorWebhookSecret(config);
       simulator = await startStripeSimulator({
-        port: config.STRIPE_SIMULATOR_PORT, webhookSecret, logger: logger.child({ component: 'stripe-simulator' }),
+        port: config.STRIPE_SIMULATOR_PORT, webhookSecret, logger,
         stateFile: join(config.DATA_DIR, 'stripe-simulator.json'),
       });
       stops.push(() => simulator!.close());
