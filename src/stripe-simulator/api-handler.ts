@@ -39,6 +39,7 @@ export interface ApiDeps {
   persist(): Promise<void>;
 }
 
+const MAX_LOG = 10_000; // entries kept, so a long-running simulator stays bounded
 const QS_OPTIONS = { depth: 10, arrayLimit: 100, parameterLimit: 2000 } as const;
 
 /** One /v1 request: auth → faults → idempotency → handler → events → persistence → response. */
@@ -50,6 +51,7 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
   const idempotencyKey = method === 'POST' && typeof rawKey === 'string' ? rawKey : null;
   const entry: RequestLogEntry = { at: Date.now(), requestId, method, path, idempotencyKey, status: null, replayed: false, fault: null, params: {} };
   deps.requestLog.push(entry);
+  if (deps.requestLog.length > MAX_LOG) deps.requestLog.splice(0, deps.requestLog.length - MAX_LOG);
   const headers: Record<string, string> = {
     'Request-Id': requestId,
     'Stripe-Version': typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : API_VERSION,
@@ -113,7 +115,7 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
     const stored: StoredResponse = { status: result.status, body: JSON.stringify(result.body, null, 2), requestId };
     if (record) deps.idempotency.finish(record, result.save ? stored : null);
     record = undefined;
-    await deps.persist();
+    if (method === 'POST') await deps.persist();
     respond(stored.status, stored.body);
   } catch (error) {
     if (record) deps.idempotency.finish(record, null);

@@ -84,6 +84,10 @@ export async function handleControlRequest(deps: ControlDeps, req: IncomingMessa
         }
         return sendJson(res, 201, { id });
       }
+      case 'POST /_simulator/reset':
+        deps.faults.clear();
+        deps.webhooks.reset();
+        return sendJson(res, 200, { reset: true });
       case 'DELETE /_simulator/faults':
         deps.faults.clear();
         return sendJson(res, 200, { cleared: true });
@@ -165,4 +169,5 @@ export const CONTROL_ROUTES: readonly string[] = [
   'GET /_simulator/events?type=',
   'POST /_simulator/events/:id/resend {duplicate?, concurrent?, delayMs?}',
   'GET /_simulator/requests',
+  'POST /_simulator/reset (clear faults, default webhook behaviour)',
 ];

@@ -42,6 +42,7 @@ interface Queued {
   options: Required<DeliveryOptions>;
 }
 
+const MAX_LOG = 10_000;
 const USER_AGENT = 'Stripe/1.0 (+https://stripe.com/docs/webhooks)';
 
 /**
@@ -109,6 +110,14 @@ export class WebhookDelivery {
 
   config(): WebhookConfig {
     return { ...this.options, paused: this.paused, reorderPending: this.holdRemaining };
+  }
+
+  /** Back to plain Stripe behaviour: default options, no pending once-rules, held and paused events released. */
+  reset(): void {
+    this.options = normalize({});
+    this.onceRules.length = 0;
+    this.releaseHeld();
+    this.resume();
   }
 
   /** Apply these options to the next event (of this type, if given) instead of the global ones. */
@@ -213,6 +222,8 @@ export class WebhookDelivery {
         record.error = error instanceof Error ? error.message : String(error);
       }
       this.deliveries.push(record);
+      // Bounded so a long-running embedded simulator does not grow without limit.
+      if (this.deliveries.length > MAX_LOG) this.deliveries.splice(0, this.deliveries.length - MAX_LOG);
       const delivered = record.status !== null && record.status >= 200 && record.status < 300;
       this.logger.debug({ eventId: event.id, type: event.type, attempt, status: record.status, error: record.error }, 'webhook attempt');
       if (delivered) return true;

@@ -94,6 +94,15 @@ describe('control API over HTTP (/_simulator)', () => {
     expect((await control('POST', '/webhooks/send', { event: { nope: true } })).status).toBe(400);
   });
 
+  it('resets faults and webhook behaviour to plain Stripe', async () => {
+    await control('POST', '/faults', { action: 'fail', times: 'always' });
+    await control('POST', '/webhooks/config', { duplicate: 2, delayMs: 5, paused: true });
+    expect((await control('POST', '/reset')).json).toEqual({ reset: true });
+    expect((await control('GET', '/faults')).json.faults).toEqual([]);
+    expect((await control('GET', '/webhooks/config')).json).toMatchObject({ duplicate: 0, concurrent: 1, delayMs: 0, paused: false, reorderPending: 0 });
+    expect((await stripe.paymentIntents.create({ amount: 500, currency: 'nzd' })).status).toBe('requires_payment_method');
+  });
+
   it('answers 404 for an unknown control route', async () => {
     expect((await control('GET', '/nothing-here')).status).toBe(404);
   });

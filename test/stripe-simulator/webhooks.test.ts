@@ -16,7 +16,7 @@ beforeAll(async () => {
   stripe = stripeClientFor(sim);
 });
 afterEach(async () => {
-  sim.webhooks.configure({ duplicate: 0, concurrent: 1, delayMs: 0, paused: false });
+  sim.webhooks.reset();
   await sim.webhooks.idle();
   respond = () => 200;
 });
