@@ -7,7 +7,7 @@ import { authenticate, publishableNotAllowed } from './auth.ts';
 import { StripeApiError, invalidParam, routeNotFound } from './errors.ts';
 import { API_VERSION, buildEvent, type StripeEvent } from './events.ts';
 import type { Faults } from './faults.ts';
-import { readBody, sendJson } from './http-util.ts';
+import { BodyTooLargeError, readBody, sendJson } from './http-util.ts';
 import { newRequestId } from './ids.ts';
 import type { IdempotencyRecord, IdempotencyStore, StoredResponse } from './idempotency.ts';
 import type { Params } from './params.ts';
@@ -124,6 +124,9 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
       return;
     }
     if (error instanceof StripeApiError) return respondError(error);
+    if (error instanceof BodyTooLargeError) {
+      return respondError(new StripeApiError(413, { type: 'invalid_request_error', message: 'The request body is too large.' }, { stored: false }));
+    }
     deps.logger.error({ err: error, requestId }, 'stripe simulator request failed');
     respondError(new StripeApiError(500, { type: 'api_error', message: 'An unknown error occurred.' }));
   }
