@@ -23,7 +23,7 @@ as $$
     'eventId', p_event_id,
     'eventType', 'OrderConfirmed',
     'schemaVersion', 1,
-    'occurredAt', to_char(p_occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'occurredAt', to_char(p_occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
     'orderId', o.id,
     'customerId', o.customer_id,
     'currency', o.currency,

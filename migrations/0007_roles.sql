@@ -21,8 +21,9 @@ comment on role checkout_readonly is 'DBAs and support: reads every table and vi
 comment on role checkout_cdc is 'Debezium: logical replication of publication checkout_outbox.';
 
 -- Functions are executable by PUBLIC by default; here only the roles named below may call them.
+-- (A per-schema ALTER DEFAULT PRIVILEGES cannot take that away, so every later migration revokes
+-- PUBLIC's EXECUTE on the functions it creates: migrations/CONVENTIONS.md.)
 revoke execute on all functions in schema checkout from public;
-alter default privileges in schema checkout revoke execute on functions from public;
 
 grant usage on schema checkout to checkout_app, checkout_readonly, checkout_cdc;
 grant execute on function
@@ -51,7 +52,6 @@ alter default privileges in schema checkout revoke select on tables from checkou
 revoke select on all tables in schema checkout from checkout_readonly;
 revoke select on public.pgmigrations from checkout_app, checkout_readonly;
 revoke execute on all functions in schema checkout from checkout_app, checkout_readonly;
-alter default privileges in schema checkout grant execute on functions to public;
 grant execute on all functions in schema checkout to public;
 revoke usage on schema checkout from checkout_app, checkout_readonly, checkout_cdc;
 do $$

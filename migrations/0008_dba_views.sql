@@ -32,6 +32,7 @@ create view checkout.open_payment_anomalies as
 comment on view checkout.open_payment_anomalies is 'Payments that were received or changed but not applied, waiting for a person.';
 
 grant select on checkout.order_timeline, checkout.stale_pending_orders, checkout.open_payment_anomalies to checkout_readonly;
+revoke execute on function checkout.pending_orders_older_than(interval) from public;
 grant execute on function checkout.pending_orders_older_than(interval) to checkout_readonly, checkout_app;
 
 -- Down Migration

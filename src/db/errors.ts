@@ -1,3 +1,5 @@
+import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
+
 /**
  * The SQLSTATEs raised by the migrations (class CK, outside PostgreSQL's own classes), and how the
  * HTTP edge answers them. The one list: migrations/CONVENTIONS.md repeats it for DBAs.
@@ -33,16 +35,21 @@ export function isRetryableConflict(error: unknown): boolean {
 }
 
 /**
- * The database is (perhaps briefly) unavailable: connection failures, admin shutdown, too many
- * connections, read-only standby. Answered with 503 so the caller (frontend, Stripe) retries.
+ * The database is (perhaps briefly) unavailable: it refused or dropped the connection, shut down,
+ * ran out of connections, or is a read-only standby. Answered with 503 so the caller (the frontend,
+ * Stripe) retries. Slonik wraps connection failures, keeping PostgreSQL's error as `cause`.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
-  const code = sqlstateOf(error);
-  if (code && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300' || code === '25006')) return true;
-  const name = (error as Error | null)?.name ?? '';
-  const message = (error as Error | null)?.message ?? '';
-  return (
-    ['ConnectionError', 'BackendTerminatedError', 'BackendTerminatedUnexpectedlyError', 'IdleTransactionTimeoutError'].includes(name) ||
-    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|Connection terminated|timeout exceeded when trying to connect/i.test(message)
-  );
+  if (error instanceof ConnectionError || error instanceof BackendTerminatedError || error instanceof BackendTerminatedUnexpectedlyError) {
+    return true;
+  }
+  for (let current = error; current; current = (current as { cause?: unknown }).cause) {
+    const code = sqlstateOf(current);
+    if (code && (/^08/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300' || code === '25006')) return true;
+    const message = (current as Error).message ?? '';
+    if (/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|Connection terminated|not currently accepting connections|timeout exceeded when trying to connect/i.test(message)) {
+      return true;
+    }
+  }
+  return false;
 }

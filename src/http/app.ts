@@ -31,7 +31,7 @@ export function createApp(deps: AppDependencies): { app: Koa; metrics: Metrics; 
   const routers = allRouters(deps, metrics);
   for (const router of routers) {
     app.use(router.routes());
-    app.use(router.allowedMethods({ throw: true }));
+    app.use(router.allowedMethods());
   }
   return { app, metrics, routers };
 }

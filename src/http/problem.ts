@@ -80,8 +80,13 @@ export function problemMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
+      // The router answers these with an empty body (and, for 405, the Allow header it set).
       if (ctx.status === 404 && ctx.body === undefined) {
         send(ctx, new Problem(404, 'not-found', 'No such resource', { detail: `${ctx.method} ${ctx.path} is not served here` }));
+      } else if (ctx.status === 405 && !ctx.body) {
+        send(ctx, new Problem(405, 'method-not-allowed', 'Method not allowed', { detail: `${ctx.path} allows ${ctx.response.get('allow')}` }));
+      } else if (ctx.status === 501 && !ctx.body) {
+        send(ctx, new Problem(501, 'not-implemented', 'Method not implemented'));
       }
     } catch (error) {
       const problem = toProblem(error);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
+import { z } from 'zod';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import {
   countRows, legalTransitions, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf, statuses, statusOf, type Status,
@@ -19,7 +20,7 @@ describe('the transition table DBAs read', () => {
   it('holds exactly the legal moves of CONTRACT.md', async () => {
     const rows = await db.app.any(sql.unsafe`select from_status, to_status from checkout.order_status_transitions`).catch(() => null);
     expect(rows).toBeNull(); // the application role has no table access at all
-    const asAdmin = await db.admin.any(sql.unsafe`select from_status, to_status from checkout.order_status_transitions`);
+    const asAdmin = await db.admin.any(sql.type(z.object({ from_status: z.string(), to_status: z.string() }))`select from_status, to_status from checkout.order_status_transitions`);
     const asText = (pairs: ReadonlyArray<readonly unknown[]>) => pairs.map((p) => p.join(' -> ')).sort();
     expect(asText(asAdmin.map((r) => [r.from_status, r.to_status]))).toEqual(asText(legalTransitions));
   });
