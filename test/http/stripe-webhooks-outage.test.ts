@@ -45,9 +45,7 @@ describe('POST /webhooks/stripe while the database is unavailable', () => {
     expect(await outboxOf(service.db.admin, orderId)).toHaveLength(1);
   });
 
-  // fails until: isDatabaseUnavailable (src/db/errors.ts) recognises slonik's ConnectionError /
-  // BackendTerminatedError (their `name` is "Error"; the sqlstate, e.g. 55000 "not currently accepting
-  // connections" or 57P01, is on `cause`), so the service answers 500 internal-error instead.
+  // Slonik wraps connection failures (PostgreSQL's error is the `cause`): they must still read as an outage.
   it('answers 503 database-unavailable with Retry-After, not an opaque 500', async () => {
     const created = await postCheckout(service, basket, { 'idempotency-key': randomUUID() });
     const { orderId, paymentIntentId, amountTotal } = created.body;
