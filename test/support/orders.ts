@@ -71,3 +71,18 @@ export async function sqlstateOf(promise: Promise<unknown>): Promise<string> {
   }
   throw new Error('expected the statement to fail, but it succeeded');
 }
+
+/**
+ * Resolves once `count` sessions of this database wait for a lock in a statement containing `fragment`,
+ * so a test can release a blocker knowing every racer is already queued behind it.
+ */
+export async function waitForLockWaiters(admin: DatabasePool, fragment: string, count: number): Promise<void> {
+  for (;;) {
+    const waiting = await admin.oneFirst(sql.type(z.object({ n: z.number() }))`
+      select count(*)::int as n from pg_stat_activity
+       where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()
+         and position(${fragment} in query) > 0`);
+    if (waiting >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,170 @@
+// DESIGN.md "Least privilege": the application role only executes the API functions, DBAs read,
+// Debezium reads the outbox. Every denial is asserted as 42501 (insufficient_privilege).
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { createDatabasePool } from '../../src/db/pool.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { countRows, createOrder, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf } from '../support/orders.ts';
+
+let db: TestDatabase;
+let readonly: DatabasePool;
+let cdc: DatabasePool;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await seedCatalog(db);
+  readonly = await createDatabasePool(db.url, { role: 'checkout_readonly' });
+  cdc = await createDatabasePool(db.url, { role: 'checkout_cdc' });
+});
+afterAll(async () => {
+  await Promise.allSettled([readonly?.end(), cdc?.end()]);
+  await db?.drop();
+});
+
+// What 0007_roles.sql (and 0008/0009 for the DBA and metrics functions) grant to checkout_app.
+const appFunctions = [
+  'checkout.apply_stripe_event(text,text,jsonb,text)',
+  'checkout.attach_payment_intent(uuid,text)',
+  'checkout.cancel_order(uuid,text,text,text)',
+  'checkout.confirm_payment(uuid,text,bigint,text,text,text)',
+  'checkout.create_order(text,text,text,jsonb,interval)',
+  'checkout.expire_order(uuid,text)',
+  'checkout.order_json(uuid)',
+  'checkout.pending_orders_older_than(interval)',
+  'checkout.refund_order(uuid,bigint,text,text,text)',
+  'checkout.release_checkout_lease(uuid)',
+  'checkout.transition_counts()',
+];
+const tables = ['products', 'orders', 'order_lines', 'order_status_transitions', 'order_status_history', 'stripe_events', 'payment_anomalies', 'outbox'];
+const views = ['order_timeline', 'stale_pending_orders', 'open_payment_anomalies'];
+
+const executableBy = (role: string) =>
+  db.admin.anyFirst(sql.type(z.object({ f: z.string() }))`
+    select p.oid::regprocedure::text as f from pg_proc p
+     where p.pronamespace = 'checkout'::regnamespace and has_function_privilege(${role}, p.oid, 'execute')
+     order by 1`);
+
+describe('checkout_app', () => {
+  it('may execute exactly the API functions', async () => {
+    expect(await executableBy('checkout_app')).toEqual(appFunctions);
+  });
+
+  it('can call each of them', async () => {
+    const { orderId, amountTotal } = await createOrder(db.app);
+    const pi = paymentIntentIdFor(orderId);
+    const q = (query: ReturnType<typeof sql.unsafe>) => db.app.query(query);
+    await q(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
+    await q(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${pi})`);
+    await q(sql.unsafe`select checkout.order_json(${orderId})`);
+    await q(sql.unsafe`select * from checkout.pending_orders_older_than('0 seconds')`);
+    await q(sql.unsafe`select * from checkout.transition_counts()`);
+    expect(await db.app.oneFirst(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, ${amountTotal}, 'nzd', 'test')`)).toBe('applied');
+    expect(await db.app.oneFirst(sql.unsafe`select checkout.refund_order(${orderId}, ${amountTotal}, 'test', 'test')`)).toBe('applied');
+    const other = (await createOrder(db.app)).orderId;
+    expect(await db.app.oneFirst(sql.unsafe`select checkout.cancel_order(${other}, 'test', 'test')`)).toBe('applied');
+    const third = (await createOrder(db.app)).orderId;
+    expect(await db.app.oneFirst(sql.unsafe`select checkout.expire_order(${third})`)).toBe('applied');
+    const event = await db.app.oneFirst(sql.unsafe`select checkout.apply_stripe_event('evt_priv_1', 'customer.created', '{}'::jsonb) ->> 'outcome'`);
+    expect(event).toBe('ignored');
+  });
+
+  it.each([
+    ['UPDATE orders', (id: string) => sql.unsafe`update checkout.orders set amount_total = 1 where id = ${id}`],
+    ['DELETE orders', (id: string) => sql.unsafe`delete from checkout.orders where id = ${id}`],
+    ['SELECT orders', (id: string) => sql.unsafe`select * from checkout.orders where id = ${id}`],
+    ['UPDATE products', () => sql.unsafe`update checkout.products set unit_amount = 1 where sku = 'MILK-2L'`],
+    ['INSERT outbox', (id: string) => sql.unsafe`
+      insert into checkout.outbox (id, aggregatetype, aggregateid, type, payload)
+      values (gen_random_uuid(), 'Order', ${id}, 'OrderConfirmed', '{}')`],
+    ['INSERT history', (id: string) => sql.unsafe`
+      insert into checkout.order_status_history (order_id, to_status, source) values (${id}, 'REFUNDED', 'forged')`],
+    ['call close_order', (id: string) => sql.unsafe`select checkout.close_order(${id}, 'CANCELLED', 'x', 'x', null)`],
+    ['call set_transition_context', () => sql.unsafe`select checkout.set_transition_context('stripe_webhook', 'forged', 'evt_x')`],
+    ['call order_confirmed_payload', (id: string) => sql.unsafe`select checkout.order_confirmed_payload(${id}, gen_random_uuid(), now())`],
+  ])('cannot %s (42501), and nothing changes', async (_name, statement) => {
+    const orderId = await orderIn(db, 'PENDING_PAYMENT');
+    expect(await sqlstateOf(db.app.query(statement(orderId)))).toBe('42501');
+    const after = await db.admin.one(sql.unsafe`
+      select o.status, o.amount_total::int, p.unit_amount::int from checkout.orders o, checkout.products p
+       where o.id = ${orderId} and p.sku = 'MILK-2L'`);
+    expect(after).toEqual({ status: 'PENDING_PAYMENT', amount_total: 1198, unit_amount: 599 });
+    expect(await countRows(db.admin, 'outbox', orderId)).toBe(0);
+    expect(await countRows(db.admin, 'order_status_history', orderId)).toBe(1);
+  });
+});
+
+describe('checkout_readonly', () => {
+  it.each([...tables, ...views])('can SELECT checkout.%s', async (relation) => {
+    await orderIn(db, 'PAYMENT_CONFIRMED');
+    const count = sql.unsafe`select count(*)::int from ${sql.identifier(['checkout', relation])}`;
+    expect(await readonly.oneFirst(count)).toBe(await db.admin.oneFirst(count));
+  });
+
+  it.each([
+    ['INSERT products', sql.unsafe`insert into checkout.products (sku, name, unit_amount) values ('RO-1', 'x', 1)`],
+    ['UPDATE products', sql.unsafe`update checkout.products set unit_amount = 1`],
+    ['DELETE outbox', sql.unsafe`delete from checkout.outbox`],
+    ['UPDATE orders', sql.unsafe`update checkout.orders set customer_id = 'x'`],
+    ['call create_order', sql.unsafe`select checkout.create_order('ro-key', 'c-1', 'nzd', '[{"sku":"MILK-2L","quantity":1}]')`],
+  ])('cannot %s (42501)', async (_name, statement) => {
+    expect(await sqlstateOf(readonly.query(statement))).toBe('42501');
+  });
+
+  it('may execute only the read functions', async () => {
+    expect(await executableBy('checkout_readonly')).toEqual([
+      'checkout.order_json(uuid)', 'checkout.pending_orders_older_than(interval)', 'checkout.transition_counts()',
+    ]);
+  });
+});
+
+describe('checkout_cdc', () => {
+  it('has REPLICATION and reads the outbox', async () => {
+    const role = await db.admin.one(sql.unsafe`select rolreplication, rolcanlogin from pg_roles where rolname = 'checkout_cdc'`);
+    expect(role).toEqual({ rolreplication: true, rolcanlogin: true });
+    const orderId = await orderIn(db, 'PAYMENT_CONFIRMED');
+    expect(await cdc.oneFirst(sql.unsafe`select count(*)::int from checkout.outbox where aggregateid = ${orderId}`)).toBe(1);
+  });
+
+  it.each(tables.filter((t) => t !== 'outbox'))('cannot SELECT checkout.%s (42501)', async (table) => {
+    expect(await sqlstateOf(cdc.query(sql.unsafe`select 1 from ${sql.identifier(['checkout', table])} limit 1`))).toBe('42501');
+  });
+
+  // pending_orders_older_than is SECURITY DEFINER and reads orders: PUBLIC EXECUTE would hand
+  // customer ids to Debezium's role (0008 once had it, as a per-schema default ACL cannot revoke it).
+  it('executes no function (SELECT on the outbox only)', async () => {
+    expect(await executableBy('checkout_cdc')).toEqual([]);
+  });
+});
+
+describe('PUBLIC', () => {
+  // ALTER DEFAULT PRIVILEGES IN SCHEMA cannot revoke PostgreSQL's global PUBLIC EXECUTE, so each
+  // migration must revoke it on its own functions (migrations/CONVENTIONS.md); this catches a miss.
+  it('holds EXECUTE on no function of schema checkout', async () => {
+    const publicly = await db.admin.anyFirst(sql.type(z.object({ f: z.string() }))`
+      select p.oid::regprocedure::text as f from pg_proc p
+       where p.pronamespace = 'checkout'::regnamespace
+         and exists (select 1 from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                      where a.grantee = 0 and a.privilege_type = 'EXECUTE')`);
+    expect(publicly).toEqual([]);
+  });
+
+  it('a role with nothing but schema usage cannot call the API (42501)', async () => {
+    // Schema usage granted on purpose so that only the functions' own ACL can refuse the call.
+    const role = `checkout_test_nobody_${randomBytes(4).toString('hex')}`;
+    await db.admin.query(sql.unsafe`create role ${sql.identifier([role])}`);
+    await db.admin.query(sql.unsafe`grant usage on schema checkout to ${sql.identifier([role])}`);
+    const nobody = await createDatabasePool(db.url, { role });
+    try {
+      expect(await sqlstateOf(nobody.query(sql.unsafe`
+        select checkout.create_order('nobody-key', 'c-1', 'nzd', '[{"sku":"MILK-2L","quantity":1}]')`))).toBe('42501');
+      expect(await sqlstateOf(nobody.query(sql.unsafe`select checkout.order_json(gen_random_uuid())`))).toBe('42501');
+      expect(await sqlstateOf(nobody.query(sql.unsafe`
+        select checkout.apply_stripe_event('evt_nobody', 'charge.refunded', '{}')`))).toBe('42501');
+    } finally {
+      await nobody.end();
+      await db.admin.query(sql.unsafe`revoke usage on schema checkout from ${sql.identifier([role])}`);
+      await db.admin.query(sql.unsafe`drop role ${sql.identifier([role])}`);
+    }
+  });
+});
