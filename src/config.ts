@@ -26,6 +26,11 @@ const schema = z.object({
   KAFKA_BROKERS: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be host:port[,host:port…]').default('localhost:9092'),
   ORDER_CONFIRMED_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name').default('checkout.order-confirmed'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
+  // Background jobs (src/jobs). A pending order is reconciled with Stripe after
+  // PAYMENT_RECONCILE_AFTER_SECONDS and expired after ORDER_EXPIRE_AFTER_SECONDS; 0 disables the scheduler.
+  JOBS_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  ORDER_EXPIRE_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
+  PAYMENT_RECONCILE_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(600),
 });
 
 export type Config = z.infer<typeof schema> & {
@@ -50,6 +55,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parsed.data;
   if (config.STRIPE_SECRET_KEY && !config.STRIPE_WEBHOOK_SECRET) {
     throw new ConfigError('Invalid configuration:\n  STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set (the endpoint secret of the webhook in the Stripe dashboard)');
+  }
+  // The jobs hold one pooled connection for their advisory lock while they query through another.
+  if (config.JOBS_INTERVAL_SECONDS > 0 && config.DATABASE_POOL_SIZE < 2) {
+    throw new ConfigError('Invalid configuration:\n  DATABASE_POOL_SIZE: must be at least 2 when JOBS_INTERVAL_SECONDS > 0 (background jobs)');
   }
   return {
     ...config,

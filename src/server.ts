@@ -11,6 +11,7 @@ import { seedDemoCatalog } from './db/demo-catalog.ts';
 import { migrate } from './db/migrate.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/postgres.ts';
+import { startPendingOrderJobs } from './jobs/start-pending-order-jobs.ts';
 import { createApp } from './http/app.ts';
 import type { Logger } from './log.ts';
 import { createStripeClient } from './stripe/client.ts';
@@ -87,6 +88,12 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
     simulator?.setWebhookUrl(`${url}/webhooks/stripe`);
+
+    // Background jobs start once the app listens, so webhooks caused by their Stripe calls are received.
+    if (config.JOBS_INTERVAL_SECONDS > 0) {
+      const jobs = startPendingOrderJobs({ pool, stripe, logger }, config);
+      stops.push(() => jobs.stop());
+    }
 
     return { url, databaseUrl, webhookSecret, simulator, stripe, pool, close: closeAll };
   } catch (error) {

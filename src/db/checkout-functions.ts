@@ -83,3 +83,21 @@ export async function transitionCounts(pool: DatabasePool) {
   return pool.any(sql.type(z.object({ from: z.string().nullable(), to: z.string(), transitions: z.number() }))`
     select from_status as "from", to_status as "to", transitions::int as transitions from checkout.transition_counts()`);
 }
+
+// --- Background jobs (src/jobs): expiry and reconciliation of pending orders (migrations/0005, 0008).
+
+const pendingOrder = z.object({ orderId: z.uuid(), paymentIntentId: z.string().nullable(), ageSeconds: z.number() });
+export type PendingOrder = z.infer<typeof pendingOrder>;
+
+/** PENDING_PAYMENT orders created more than `seconds` ago, oldest first. */
+export async function pendingOrdersOlderThan(pool: DatabasePool, seconds: number): Promise<readonly PendingOrder[]> {
+  return pool.any(sql.type(pendingOrder)`
+    select order_id as "orderId", payment_intent_id as "paymentIntentId", extract(epoch from age)::float8 as "ageSeconds"
+      from checkout.pending_orders_older_than(make_interval(secs => ${seconds}))`);
+}
+
+/** PENDING_PAYMENT -> EXPIRED (source expiry_job): applied, or ignored when already EXPIRED; CK001 from any other status. */
+export async function expireOrder(pool: DatabasePool, orderId: string, reason: string): Promise<'applied' | 'ignored'> {
+  return retryOnConflict(() => pool.oneFirst(sql.type(z.object({ outcome: z.enum(['applied', 'ignored']) }))`
+    select checkout.expire_order(${orderId}, ${reason}) as outcome`));
+}

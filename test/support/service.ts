@@ -40,6 +40,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     STRIPE_TIMEOUT_MS: '2000',
     DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
+    JOBS_INTERVAL_SECONDS: '0',
     ...env,
   });
   // Same redaction as createLogger, written to memory.
