@@ -67,6 +67,10 @@ begin
       v_anomaly := 'canceled_after_payment';
     elsif v_order.status in ('CANCELLED', 'EXPIRED') then
       v_outcome := 'ignored'; -- e.g. the expiry job cancelled the PaymentIntent itself
+    elsif p_object->>'cancellation_reason' = 'abandoned' then
+      -- The expiry job cancels with reason 'abandoned'; its webhook may arrive before the job's own
+      -- expire_order call, and must then end the order the same way.
+      v_outcome := checkout.close_order(v_order.id, 'EXPIRED', p_source, 'PaymentIntent canceled: abandoned', p_event_id);
     else
       v_outcome := checkout.cancel_order(v_order.id, p_source,
         coalesce('PaymentIntent canceled: ' || (p_object->>'cancellation_reason'), 'PaymentIntent canceled'), p_event_id);

@@ -76,8 +76,8 @@ async function expire(deps: JobDeps, order: PendingOrder, reason: string): Promi
     await expireOrder(deps.pool, order.orderId, reason);
     return 'expired';
   } catch (error) {
-    // The order moved since it was listed: typically the payment_intent.canceled webhook of the
-    // cancel just made reached the service first and recorded it as CANCELLED. Closed either way.
+    // The order moved since it was listed (a customer's cancel, a payment): closed either way. The
+    // webhook of this job's own cancel (reason abandoned) expires it too, so that is not this case.
     if (sqlstateOf(error) !== 'CK001') throw error;
     const now = await findOrder(deps.pool, order.orderId);
     deps.logger.info({ orderId: order.orderId, status: now?.status }, 'expiry: order was closed meanwhile');

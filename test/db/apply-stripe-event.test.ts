@@ -151,7 +151,7 @@ describe('payment_intent.payment_failed', () => {
 });
 
 describe('payment_intent.canceled', () => {
-  const canceled = { status: 'canceled', amount_received: 0, cancellation_reason: 'abandoned' };
+  const canceled = { status: 'canceled', amount_received: 0, cancellation_reason: 'requested_by_customer' };
 
   it('cancels a pending order, with the reason and event id in the history', async () => {
     const { orderId } = await createOrder(db.app);
@@ -159,6 +159,16 @@ describe('payment_intent.canceled', () => {
     expect(r).toMatchObject({ outcome: 'applied', orderId });
     expect(await lastHistory(orderId)).toEqual({
       from_status: 'PENDING_PAYMENT', to_status: 'CANCELLED', source: 'stripe_webhook',
+      reason: 'PaymentIntent canceled: requested_by_customer', stripe_event_id: r.eventId,
+    });
+  });
+
+  it('expires a pending order when the expiry job cancelled it (reason abandoned) and its webhook came first', async () => {
+    const { orderId } = await createOrder(db.app);
+    const r = await apply('payment_intent.canceled', paymentIntent(orderId, { ...canceled, cancellation_reason: 'abandoned' }));
+    expect(r).toMatchObject({ outcome: 'applied', orderId });
+    expect(await lastHistory(orderId)).toEqual({
+      from_status: 'PENDING_PAYMENT', to_status: 'EXPIRED', source: 'stripe_webhook',
       reason: 'PaymentIntent canceled: abandoned', stripe_event_id: r.eventId,
     });
   });

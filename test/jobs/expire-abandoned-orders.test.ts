@@ -54,7 +54,7 @@ describe('expireAbandonedOrders', () => {
     expect((await orderRow(service.db.admin, order.orderId)).status).toBe('EXPIRED');
   });
 
-  it('when the webhook of its own cancel wins the race, the order is left CANCELLED and the run goes on', async () => {
+  it('when the webhook of its own cancel wins the race, the order still ends EXPIRED (reason abandoned)', async () => {
     const order = await checkout();
     const slowAfterCancel: JobDeps['stripe'] = {
       paymentIntents: {
@@ -67,10 +67,10 @@ describe('expireAbandonedOrders', () => {
       },
     };
     const run = await expire({ stripe: slowAfterCancel });
-    expect(run).toMatchObject({ skipped: false, outcomes: { closedElsewhere: 1, failed: 0 } });
-    expect((await orderRow(service.db.admin, order.orderId)).status).toBe('CANCELLED');
+    expect(run).toMatchObject({ skipped: false, outcomes: { expired: 1, failed: 0 } });
+    expect((await orderRow(service.db.admin, order.orderId)).status).toBe('EXPIRED');
     expect((await historyOf(service.db.admin, order.orderId)).filter((h) => h.from_status === 'PENDING_PAYMENT')).toEqual([
-      expect.objectContaining({ to_status: 'CANCELLED', source: 'stripe_webhook' }),
+      expect.objectContaining({ to_status: 'EXPIRED', source: 'stripe_webhook' }),
     ]);
   });
 
