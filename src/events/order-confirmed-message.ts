@@ -1,0 +1,70 @@
+// How a consumer reads an OrderConfirmed message (CONTRACT.md, "Kafka: OrderConfirmed"):
+// key = order id, header `id` = event id, header `type` = "OrderConfirmed", value = the JSON payload.
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+
+export interface OrderConfirmedMessage {
+  partition: number;
+  offset: string;
+  /** The order id (also payload.orderId). */
+  key: string | null;
+  /** The event id (also payload.eventId): the de-duplication key. */
+  id: string | null;
+  type: string | null;
+  /** The parsed JSON payload, or null when the bytes are not JSON (see `error`). */
+  value: unknown;
+  error?: string;
+}
+
+/** Kafka header values arrive as bytes (or a list when a header repeats); ours are plain strings. */
+export function headerString(headers: IHeaders | undefined, name: string): string | null {
+  const raw = headers?.[name];
+  const first = Array.isArray(raw) ? raw[0] : raw;
+  if (first === undefined) return null;
+  return Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+}
+
+export function decodeOrderConfirmed(partition: number, message: KafkaMessage): OrderConfirmedMessage {
+  const decoded: OrderConfirmedMessage = {
+    partition,
+    offset: message.offset,
+    key: message.key ? message.key.toString('utf8') : null,
+    id: headerString(message.headers, 'id'),
+    type: headerString(message.headers, 'type'),
+    value: null,
+  };
+  const text = message.value ? message.value.toString('utf8') : '';
+  try {
+    decoded.value = JSON.parse(text);
+  } catch (err) {
+    decoded.value = text;
+    decoded.error = `value is not JSON: ${(err as Error).message}`;
+  }
+  return decoded;
+}
+
+/**
+ * Remembers the last `capacity` event ids. Delivery is at-least-once: after a crash of Kafka
+ * Connect, Debezium resumes from its last saved WAL position and re-sends what came after it, so
+ * the same event (same `id` header) can arrive twice. A consumer with side effects must keep the
+ * ids it has processed in durable storage, in the same transaction as the effect (for example a
+ * table with the event id as primary key); an in-memory window is enough for a terminal tail.
+ */
+export class SeenIds {
+  private readonly ids = new Set<string>();
+  private readonly capacity: number;
+
+  constructor(capacity = 100_000) {
+    this.capacity = capacity;
+  }
+
+  /** True the first time an id is seen, false for a duplicate. */
+  firstTime(id: string): boolean {
+    if (this.ids.has(id)) return false;
+    this.ids.add(id);
+    if (this.ids.size > this.capacity) {
+      const oldest = this.ids.values().next().value;
+      if (oldest !== undefined) this.ids.delete(oldest);
+    }
+    return true;
+  }
+}
