@@ -49,6 +49,22 @@ as $$
 $$;
 comment on function checkout.set_transition_context(text, text, text) is 'Tells tg_orders__20_audit_transition who makes the next transition in this transaction, and why.';
 
+create function checkout.lock_order(p_order_id uuid) returns checkout.orders
+  language plpgsql volatile
+  set search_path = pg_catalog, checkout, pg_temp
+as $$
+declare
+  v_order checkout.orders;
+begin
+  select * into v_order from checkout.orders where id = p_order_id for update;
+  if not found then
+    raise exception 'order % not found', p_order_id using errcode = 'CK005';
+  end if;
+  return v_order;
+end;
+$$;
+comment on function checkout.lock_order(uuid) is 'The order, locked FOR UPDATE until the end of the transaction (concurrent changes of one order queue here); CK005 when there is none.';
+
 create function checkout.create_order(
   p_idempotency_key text, p_customer_id text, p_currency text, p_items jsonb,
   p_lease interval default interval '30 seconds'
@@ -139,10 +155,7 @@ as $$
 declare
   v_order checkout.orders;
 begin
-  select * into v_order from checkout.orders where id = p_order_id for update;
-  if not found then
-    raise exception 'order % not found', p_order_id using errcode = 'CK005';
-  end if;
+  v_order := checkout.lock_order(p_order_id);
   if v_order.payment_intent_id is not null and v_order.payment_intent_id <> p_payment_intent_id then
     raise exception 'order % already has PaymentIntent %', p_order_id, v_order.payment_intent_id using errcode = 'CK009';
   end if;
@@ -173,10 +186,7 @@ as $$
 declare
   v_order checkout.orders;
 begin
-  select * into v_order from checkout.orders where id = p_order_id for update;
-  if not found then
-    raise exception 'order % not found', p_order_id using errcode = 'CK005';
-  end if;
+  v_order := checkout.lock_order(p_order_id);
   if v_order.payment_intent_id is not null and v_order.payment_intent_id <> p_payment_intent_id then
     raise exception 'order % is paid through %, not %', p_order_id, v_order.payment_intent_id, p_payment_intent_id
       using errcode = 'CK009';
@@ -212,10 +222,7 @@ as $$
 declare
   v_status checkout.order_status;
 begin
-  select status into v_status from checkout.orders where id = p_order_id for update;
-  if not found then
-    raise exception 'order % not found', p_order_id using errcode = 'CK005';
-  end if;
+  v_status := (checkout.lock_order(p_order_id)).status;
   if v_status = p_status then
     return 'ignored';
   end if;
@@ -254,10 +261,7 @@ as $$
 declare
   v_order checkout.orders;
 begin
-  select * into v_order from checkout.orders where id = p_order_id for update;
-  if not found then
-    raise exception 'order % not found', p_order_id using errcode = 'CK005';
-  end if;
+  v_order := checkout.lock_order(p_order_id);
   if v_order.status = 'REFUNDED' or p_amount_refunded <= v_order.amount_refunded then
     return 'ignored';
   end if;
@@ -285,5 +289,6 @@ drop function checkout.confirm_payment(uuid, text, bigint, text, text, text);
 drop function checkout.release_checkout_lease(uuid);
 drop function checkout.attach_payment_intent(uuid, text);
 drop function checkout.create_order(text, text, text, jsonb, interval);
+drop function checkout.lock_order(uuid);
 drop function checkout.set_transition_context(text, text, text);
 drop function checkout.order_json(uuid);
