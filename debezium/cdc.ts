@@ -1,10 +1,12 @@
 // Local CDC without Docker: Kafka (KRaft) + Kafka Connect + Debezium as plain Java processes.
 //   npm run cdc:up       fetch the jars (first run), start both, wait until the connector streams
 //   npm run cdc:down     stop both by PID (SIGTERM, then SIGKILL after a timeout)
+//   node debezium/cdc.ts fetch    only fetch the jars (CI does this before the tests)
 //   node debezium/cdc.ts status
 // Environment: DATABASE_URL (required for up), CDC_DATABASE_USER (default checkout_cdc),
 // CDC_DATABASE_PASSWORD, ORDER_CONFIRMED_TOPIC, CDC_KAFKA_PORT (9092), CDC_CONTROLLER_PORT (9093),
 // CDC_CONNECT_PORT (8083), CDC_STATE_DIR (.cdc), CDC_START_TIMEOUT_MS (180000).
+import { ensureJars } from './jars.ts';
 import { loadSettings } from './settings.ts';
 import { down, status, up } from './stack.ts';
 
@@ -34,11 +36,14 @@ async function main(command: string | undefined): Promise<void> {
     case 'down':
       await down(settings, log);
       return;
+    case 'fetch':
+      log((await ensureJars(settings, log)) ? `Jars fetched into ${settings.jarsDir}.` : `Jars already in ${settings.jarsDir}.`);
+      return;
     case 'status':
       console.log(JSON.stringify(await status(settings), null, 2));
       return;
     default:
-      console.error('usage: node debezium/cdc.ts up|down|status');
+      console.error('usage: node debezium/cdc.ts up|down|status|fetch');
       process.exitCode = 2;
   }
 }
