@@ -21,6 +21,8 @@ const schema = z.object({
   STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9_+/=]+$/, 'must be a webhook signing secret (whsec_…)').optional(),
   STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
   STRIPE_SIMULATOR_PORT: port.default(12111),
+  // Its control API has no authentication: loopback unless a container must publish it.
+  STRIPE_SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   CHECKOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   KAFKA_BROKERS: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be host:port[,host:port…]').default('localhost:9092'),

@@ -68,7 +68,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     if (config.stripeSimulator) {
       webhookSecret = await simulatorWebhookSecret(config);
       simulator = await startStripeSimulator({
-        port: config.STRIPE_SIMULATOR_PORT, webhookSecret, logger,
+        port: config.STRIPE_SIMULATOR_PORT, host: config.STRIPE_SIMULATOR_HOST, webhookSecret, logger,
         stateFile: join(config.DATA_DIR, 'stripe-simulator.json'),
       });
       stops.push(() => simulator!.close());
