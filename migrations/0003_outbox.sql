@@ -14,6 +14,18 @@ comment on column checkout.outbox.id is 'The event id: Kafka header "id", payloa
 comment on column checkout.outbox.aggregateid is 'The order id: the Kafka message key.';
 create index outbox_aggregateid_idx on checkout.outbox (aggregateid);
 
+create function checkout.order_lines_json(p_order_id uuid) returns jsonb
+  language sql stable
+  set search_path = pg_catalog, checkout, pg_temp
+as $$
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'sku', l.sku, 'name', l.name, 'quantity', l.quantity,
+           'unitAmount', l.unit_amount, 'lineTotal', l.line_total) order by l.sku), '[]'::jsonb)
+    from checkout.order_lines l
+   where l.order_id = p_order_id
+$$;
+comment on function checkout.order_lines_json(uuid) is 'The lines of an order as the API and the OrderConfirmed event show them.';
+
 create function checkout.order_confirmed_payload(p_order_id uuid, p_event_id uuid, p_occurred_at timestamptz)
   returns jsonb
   language sql stable
@@ -28,11 +40,7 @@ as $$
     'customerId', o.customer_id,
     'currency', o.currency,
     'amountTotal', o.amount_total,
-    'lines', (
-      select coalesce(jsonb_agg(jsonb_build_object(
-               'sku', l.sku, 'name', l.name, 'quantity', l.quantity,
-               'unitAmount', l.unit_amount, 'lineTotal', l.line_total) order by l.sku), '[]'::jsonb)
-      from checkout.order_lines l where l.order_id = o.id),
+    'lines', checkout.order_lines_json(o.id),
     'payment', jsonb_build_object(
       'provider', 'stripe',
       'paymentIntentId', o.payment_intent_id,
@@ -71,4 +79,5 @@ drop publication checkout_outbox;
 drop trigger tg_orders__30_outbox_order_confirmed on checkout.orders;
 drop function checkout.tg_orders__30_outbox_order_confirmed();
 drop function checkout.order_confirmed_payload(uuid, uuid, timestamptz);
+drop function checkout.order_lines_json(uuid);
 drop table checkout.outbox;

@@ -18,11 +18,7 @@ as $$
     'paymentIntentId', o.payment_intent_id,
     'createdAt', o.created_at,
     'updatedAt', o.updated_at,
-    'lines', (
-      select coalesce(jsonb_agg(jsonb_build_object(
-               'sku', l.sku, 'name', l.name, 'quantity', l.quantity,
-               'unitAmount', l.unit_amount, 'lineTotal', l.line_total) order by l.sku), '[]'::jsonb)
-      from checkout.order_lines l where l.order_id = o.id),
+    'lines', checkout.order_lines_json(o.id),
     'history', (
       select coalesce(jsonb_agg(jsonb_build_object(
                'from', h.from_status, 'to', h.to_status, 'at', h.at,

@@ -86,7 +86,7 @@ export function problemMiddleware(logger: Logger): Middleware {
       } else if (ctx.status === 405 && !ctx.body) {
         send(ctx, new Problem(405, 'method-not-allowed', 'Method not allowed', { detail: `${ctx.path} allows ${ctx.response.get('allow')}` }));
       } else if (ctx.status === 501 && !ctx.body) {
-        send(ctx, new Problem(501, 'not-implemented', 'Method not implemented'));
+        send(ctx, new Problem(501, 'unsupported-method', 'The server does not support this method'));
       }
     } catch (error) {
       const problem = toProblem(error);
