@@ -167,13 +167,17 @@ items(key, seq, line) as (
 )
 select line from items order by key collate "C", seq, line collate "C"`;
 
+export const snapshotServerPrefix = 'built on PostgreSQL ';
+
 /** The schema of the database at `url`, one fact per line, sorted; the same migrations give the same text. */
 export async function schemaSnapshot(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const { rows } = await client.query<{ line: string }>(snapshotSql);
-    return rows.map((r) => r.line).join('\n') + '\n';
+    // The catalog prints definitions slightly differently per major version: say which one built it.
+    const { rows: [server] } = await client.query<{ major: number }>(`select current_setting('server_version_num')::int / 10000 as major`);
+    return [`${snapshotServerPrefix}${server!.major}`, ...rows.map((r) => r.line)].join('\n') + '\n';
   } finally {
     await client.end();
   }
