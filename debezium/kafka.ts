@@ -119,6 +119,7 @@ async function ensureTopic(s: CdcSettings, topic: string): Promise<void> {
   }
 }
 
-export async function stopKafka(s: CdcSettings): Promise<boolean> {
-  return stopProcess(s, 'kafka', KAFKA_MAIN, 'SIGTERM', 60_000);
+/** SIGTERM for a clean stop; the tests pass SIGKILL to simulate a broker crash. */
+export async function stopKafka(s: CdcSettings, signal: NodeJS.Signals = 'SIGTERM'): Promise<boolean> {
+  return stopProcess(s, 'kafka', KAFKA_MAIN, signal, 60_000);
 }

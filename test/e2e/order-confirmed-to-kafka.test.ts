@@ -121,6 +121,18 @@ describe('OrderConfirmed on Kafka', () => {
     }
   }, 240_000);
 
+  it('Kafka killed with SIGKILL while orders are confirmed, then restarted: every event arrives', async () => {
+    await cdc.killKafka('SIGKILL');
+    const orderIds: string[] = [];
+    for (let i = 0; i < 10; i++) orderIds.push((await paidOrder()).orderId);
+    await cdc.restartKafka();
+
+    const ids = new Set(orderIds);
+    const mine = (all: CollectedMessage[]) => all.filter((m) => ids.has(m.key ?? ''));
+    await events.waitFor((all) => new Set(mine(all).map((m) => m.key)).size === ids.size, 120_000);
+    expect(new Set(mine(events.messages).map((m) => m.id)).size).toBe(ids.size);
+  }, 240_000);
+
   it('the service killed right after the commit: the event still arrives', async () => {
     // The webhook goes to a second instance of the service, run as its own process, which is
     // killed with SIGKILL as soon as the confirmation is committed.

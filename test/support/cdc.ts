@@ -22,6 +22,7 @@ import kafkajs from 'kafkajs';
 import type { Consumer } from 'kafkajs';
 import { waitForRunning } from '../../debezium/connect-rest.ts';
 import { connectPid, startConnect, stopConnect } from '../../debezium/connect.ts';
+import { startKafka, stopKafka } from '../../debezium/kafka.ts';
 import { logFile } from '../../debezium/processes.ts';
 import { waitForActiveSlot } from '../../debezium/postgres.ts';
 import { DEFAULT_TOPIC, loadSettings, type CdcSettings } from '../../debezium/settings.ts';
@@ -39,6 +40,10 @@ export interface CdcHandle {
   killConnect(signal?: NodeJS.Signals): Promise<void>;
   /** Starts Kafka Connect again and waits until the connector streams from its slot. */
   restartConnect(): Promise<void>;
+  /** Signals the Kafka broker (default SIGKILL: a crash) and waits until it is gone. */
+  killKafka(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the broker again on its data and waits until it serves the topic. */
+  restartKafka(): Promise<void>;
 }
 
 export interface StartCdcOptions {
@@ -86,6 +91,13 @@ export async function startCdc(opts: StartCdcOptions): Promise<CdcHandle> {
       lock.record({ kafka: startedKafka, connect: startedConnect });
       await waitForActiveSlot(settings, settings.startTimeoutMs);
     },
+    async killKafka(signal: NodeJS.Signals = 'SIGKILL') {
+      if (!(await stopKafka(settings, signal))) throw new Error('Kafka was not running');
+    },
+    async restartKafka() {
+      startedKafka = (await startKafka(settings, log)) || startedKafka;
+      lock.record({ kafka: startedKafka, connect: startedConnect });
+    },
   };
 }
 
@@ -110,6 +122,12 @@ async function external(settings: CdcSettings): Promise<CdcHandle> {
     restartConnect: async () => {
       await startConnect(settings, () => {});
       await waitForActiveSlot(settings, settings.startTimeoutMs);
+    },
+    killKafka: async () => {
+      throw new Error('killKafka needs the local stack: unset KAFKA_BROKERS');
+    },
+    restartKafka: async () => {
+      throw new Error('restartKafka needs the local stack: unset KAFKA_BROKERS');
     },
   };
 }
