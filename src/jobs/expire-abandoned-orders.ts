@@ -78,6 +78,8 @@ async function expire(deps: JobDeps, order: PendingOrder, reason: string): Promi
   } catch (error) {
     // The order moved since it was listed (a customer's cancel, a payment): closed either way. The
     // webhook of this job's own cancel (reason abandoned) expires it too, so that is not this case.
+    // A POST /checkout holds the order right now (its PaymentIntent is being created): next run.
+    if (sqlstateOf(error) === 'CK003') return 'unchanged';
     if (sqlstateOf(error) !== 'CK001') throw error;
     const now = await findOrder(deps.pool, order.orderId);
     deps.logger.info({ orderId: order.orderId, status: now?.status }, 'expiry: order was closed meanwhile');

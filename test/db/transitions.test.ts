@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
 import { z } from 'zod';
@@ -101,6 +102,15 @@ describe('as the application role', () => {
       from_status: 'PENDING_PAYMENT', to_status: 'CANCELLED', source: 'checkout_api', reason: 'customer gave up',
       stripe_event_id: 'evt_123', db_user: 'postgres', has_txid: true,
     });
+  });
+
+  it('expire_order refuses an order whose POST /checkout still holds it (CK003), and changes nothing', async () => {
+    const orderId = await db.app.oneFirst(sql.type(z.object({ id: z.string() }))`
+      select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', '[{"sku":"MILK-2L","quantity":1}]', interval '1 hour')->'order'->>'orderId' as id`);
+    expect(await sqlstateOf(db.app.query(sql.unsafe`select checkout.expire_order(${orderId})`))).toBe('CK003');
+    expect(await statusOf(db.admin, orderId)).toBe('PENDING_PAYMENT');
+    await db.app.query(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
+    expect(await db.app.oneFirst(sql.unsafe`select checkout.expire_order(${orderId}) as r`)).toBe('applied');
   });
 
   it('repeating a close is ignored, not an error', async () => {

@@ -1,5 +1,7 @@
 // Abandoned orders: cancelled at Stripe (the simulator) first, then EXPIRED; never a paid one.
 import { randomUUID } from 'node:crypto';
+import { sql } from 'slonik';
+import { z } from 'zod';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { cancelIdempotencyKey, expireAbandonedOrders } from '../../src/jobs/expire-abandoned-orders.ts';
@@ -103,6 +105,16 @@ describe('expireAbandonedOrders', () => {
     expect(service.simulator.requestLog.length).toBe(before);
     expect((await orderRow(service.db.admin, orderId)).status).toBe('EXPIRED');
     expect((await historyOf(service.db.admin, orderId)).at(-1)).toMatchObject({ to_status: 'EXPIRED', source: 'expiry_job' });
+  });
+
+  it('an order whose POST /checkout is still at Stripe (it holds the lease) → left pending for the next run', async () => {
+    const orderId = await service.db.app.oneFirst(sql.type(z.object({ id: z.string() }))`
+      select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', '[{"sku":"MILK-2L","quantity":1}]', interval '1 hour')->'order'->>'orderId' as id`);
+    expect(await expire()).toMatchObject({ skipped: false, outcomes: { unchanged: 1, expired: 0, failed: 0 } });
+    expect((await orderRow(service.db.admin, orderId)).status).toBe('PENDING_PAYMENT');
+    // Out of the way of the other tests' counts: as if the request had failed, then expired.
+    await service.db.app.query(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
+    await service.db.app.query(sql.unsafe`select checkout.expire_order(${orderId})`);
   });
 
   it('a PaymentIntent already cancelled at Stripe → EXPIRED', async () => {

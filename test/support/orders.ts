@@ -20,13 +20,16 @@ export async function seedCatalog(db: TestDatabase): Promise<void> {
 
 const createdOrder = z.object({ outcome: z.string(), order: z.object({ orderId: z.string(), amountTotal: z.number() }).passthrough() });
 
-/** A new PENDING_PAYMENT order (MILK-2L x2 = 1198 by default), created as the service does. */
+/**
+ * A new PENDING_PAYMENT order (MILK-2L x2 = 1198 by default), created as the service does, whose
+ * POST /checkout is over (no checkout lease held).
+ */
 export async function createOrder(
   pool: DatabasePool,
   items: Array<{ sku: string; quantity: number }> = [{ sku: 'MILK-2L', quantity: 2 }],
 ): Promise<{ orderId: string; amountTotal: number }> {
   const result = await pool.oneFirst(sql.type(z.object({ r: createdOrder }))`
-    select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', ${sql.jsonb(items)}) as r`);
+    select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', ${sql.jsonb(items)}, interval '0 seconds') as r`);
   return { orderId: result.order.orderId, amountTotal: result.order.amountTotal };
 }
 
