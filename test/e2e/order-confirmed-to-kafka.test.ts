@@ -4,7 +4,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -14,6 +13,7 @@ import { orderConfirmedErrors } from '../../src/events/order-confirmed-schema.ts
 import { collectEvents, startCdc, type CdcHandle, type CollectedMessage, type EventCollector } from '../support/cdc.ts';
 import { basket, postCheckout, startTestService, type TestService } from '../support/service.ts';
 import { outboxOf, paymentIntentObject, postEvent, stripeEvent } from '../support/stripe-events.ts';
+import { freePort, waitUntil } from '../support/wait.ts';
 
 let service: TestService;
 let cdc: CdcHandle;
@@ -144,7 +144,7 @@ describe('OrderConfirmed on Kafka', () => {
     try {
       const event = stripeEvent('payment_intent.succeeded', paymentIntentObject({ id: order.body.paymentIntentId, orderId: order.body.orderId, amount: 1198 }));
       const delivery = postEvent({ url: instance.url, webhookSecret: secret }, event).catch(() => 'connection lost');
-      await waitUntil(async () => (await outboxOf(service.db.admin, order.body.orderId)).length === 1);
+      await waitUntil('the confirmation is committed', async () => (await outboxOf(service.db.admin, order.body.orderId)).length === 1, 30_000, 10);
       instance.kill();
       await delivery;
     } finally {
@@ -155,23 +155,6 @@ describe('OrderConfirmed on Kafka', () => {
     expect(message!.type).toBe('OrderConfirmed');
   }, 120_000);
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    }).once('error', reject);
-  });
-}
-
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** `node src/main.ts` as a process of its own (as a deployment runs it), ready to take requests. */
 async function startServiceProcess(env: Record<string, string>): Promise<{ url: string; kill(): void }> {

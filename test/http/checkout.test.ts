@@ -4,6 +4,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { paymentIntentIdempotencyKey } from '../../src/checkout/start-checkout.ts';
 import { basket, postCheckout, startTestService, type TestService } from '../support/service.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let service: TestService;
 beforeAll(async () => {
@@ -72,7 +73,7 @@ describe('POST /checkout', () => {
     service.simulator.faults.add({ method: 'POST', path: '/v1/payment_intents', action: 'stall', ms: 1500 });
     const first = postCheckout(service, basket, { 'idempotency-key': k });
     // Wait until the first request is at Stripe (its order exists and holds the lease).
-    await waitFor(async () => (await service.db.admin.maybeOneFirst(sql.unsafe`select id from checkout.orders where idempotency_key = ${k}`)) !== null);
+    await waitUntil('the first request holds the order', async () => (await service.db.admin.maybeOneFirst(sql.unsafe`select id from checkout.orders where idempotency_key = ${k}`)) !== null);
     const concurrent = await Promise.all([1, 2, 3].map(() => postCheckout(service, basket, { 'idempotency-key': k })));
     expect(concurrent.map((r) => r.status)).toEqual([409, 409, 409]);
     expect(concurrent[0]!.body).toMatchObject({ type: '/problems/request-in-progress' });
@@ -205,11 +206,3 @@ describe('POST /checkout refuses bad input with a problem document and changes n
     expect(JSON.stringify(response.body)).not.toMatch(/\bat \S+ \(|select |plpgsql|\.ts:\d+/i);
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -103,11 +103,4 @@ export const orderRow = (db: DatabasePool, orderId: string) =>
     status: z.string(), payment_intent_id: z.string().nullable(), amount_received: z.number().nullable(), amount_refunded: z.number(),
   }))`select status::text, payment_intent_id, amount_received::int, amount_refunded::int from checkout.orders where id = ${orderId}`);
 
-/** Polls until `check` is true; fails with `what` after `timeoutMs`. */
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+export { waitUntil } from './wait.ts';
