@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { cancelIdempotencyKey, expireAbandonedOrders } from '../../src/jobs/expire-abandoned-orders.ts';
 import type { JobDeps } from '../../src/jobs/job-deps.ts';
 import { createOrder } from '../support/orders.ts';
-import { basket, postCheckout, startTestService, type TestService } from '../support/service.ts';
+import { checkoutBasket, startTestService, type TestService } from '../support/service.ts';
 import { historyOf, ledgerRow, orderRow, outboxOf } from '../support/stripe-events.ts';
 
 let service: TestService;
@@ -25,11 +25,7 @@ const logger = pino({ level: 'silent' });
 const deps = (): JobDeps => ({ pool: service.pool, stripe: service.stripe, logger });
 const expire = (overrides: Partial<JobDeps> = {}) => expireAbandonedOrders({ ...deps(), ...overrides }, { olderThanSeconds: 0 });
 
-async function checkout() {
-  const response = await postCheckout(service, basket, { 'idempotency-key': randomUUID() });
-  expect(response.status).toBe(201);
-  return response.body as { orderId: string; paymentIntentId: string };
-}
+const checkout = () => checkoutBasket(service);
 
 const cancelRequests = (paymentIntentId: string) =>
   service.simulator.requestLog.filter((r) => r.method === 'POST' && r.path === `/v1/payment_intents/${paymentIntentId}/cancel`);

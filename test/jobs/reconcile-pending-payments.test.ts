@@ -1,9 +1,8 @@
 // A missed webhook: reconciliation asks Stripe (the simulator) and applies what it says, once.
-import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { reconcilePendingPayments } from '../../src/jobs/reconcile-pending-payments.ts';
-import { basket, postCheckout, startTestService, type TestService } from '../support/service.ts';
+import { checkoutBasket, startTestService, type TestService } from '../support/service.ts';
 import { historyOf, ledgerRow, orderRow, outboxOf } from '../support/stripe-events.ts';
 
 let service: TestService;
@@ -20,11 +19,7 @@ afterAll(async () => service?.stop());
 const logger = pino({ level: 'silent' });
 const reconcile = () => reconcilePendingPayments({ pool: service.pool, stripe: service.stripe, logger }, { olderThanSeconds: 0 });
 
-async function checkout() {
-  const response = await postCheckout(service, basket, { 'idempotency-key': randomUUID() });
-  expect(response.status).toBe(201);
-  return response.body as { orderId: string; paymentIntentId: string };
-}
+const checkout = () => checkoutBasket(service);
 
 describe('reconcilePendingPayments', () => {
   it('a missed payment_intent.succeeded → PAYMENT_CONFIRMED by reconciliation, one outbox row; the late webhook is ignored', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,3 +89,10 @@ export async function request(
 }
 
 export const basket = { customerId: 'c-123', currency: 'nzd', items: [{ sku: 'MILK-2L', quantity: 2 }] } as const;
+
+/** A fresh POST /checkout of `basket` that must succeed: the order and its PaymentIntent. */
+export async function checkoutBasket(service: { url: string }): Promise<{ orderId: string; paymentIntentId: string; clientSecret: string }> {
+  const response = await postCheckout(service, basket, { 'idempotency-key': randomUUID() });
+  if (response.status !== 201) throw new Error(`POST /checkout answered ${response.status}: ${JSON.stringify(response.body)}`);
+  return response.body;
+}
