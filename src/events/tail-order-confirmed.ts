@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import type { Consumer, EachMessagePayload } from 'kafkajs';
 import { decodeOrderConfirmed, SeenIds } from './order-confirmed-message.ts';
-import { orderConfirmedErrors } from './order-confirmed-schema.ts';
+import { orderConfirmedErrors } from './event-schemas.ts';
 
 // kafkajs 2.2.4 arms a timer with a negative delay (RequestQueue.scheduleCheckPendingRequests),
 // which Node 24 reports as a TimeoutNegativeWarning; harmless, so keep it off the terminal.

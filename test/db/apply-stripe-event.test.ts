@@ -211,13 +211,22 @@ describe('charge.refunded', () => {
     expect(await statusOf(db.admin, orderId)).toBe('REFUNDED');
   });
 
-  it('refund_for_unpaid_order: anomaly for a pending order', async () => {
+  it('before the payment is confirmed: recorded on the pending order, no transition, no event (test/db/refunds)', async () => {
     const { orderId } = await createOrder(db.app);
     await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentIdFor(orderId)})`);
-    const r = await apply('charge.refunded', charge(orderId));
+    const r = await apply('charge.refunded', charge(orderId, { amount_refunded: 500, refunded: false }));
+    expect(r).toMatchObject({ outcome: 'applied', orderId, anomaly: null });
+    expect(await statusOf(db.admin, orderId)).toBe('PENDING_PAYMENT');
+    expect(await db.admin.oneFirst(sql.unsafe`select amount_refunded::int from checkout.orders where id = ${orderId}`)).toBe(500);
+    expect(await countRows(db.admin, 'outbox', orderId)).toBe(0);
+  });
+
+  it.each(['CANCELLED', 'EXPIRED'] as const)('refund_for_unpaid_order: anomaly for a %s order', async (status) => {
+    const orderId = await orderIn(db, status);
+    const r = await apply('charge.refunded', charge(orderId, { metadata: { order_id: orderId } }));
     expect(r).toMatchObject({ outcome: 'anomaly', anomaly: 'refund_for_unpaid_order', orderId });
     expect(await anomaliesOf(r.eventId)).toEqual([{ kind: 'refund_for_unpaid_order', order_id: orderId, payment_intent_id: paymentIntentIdFor(orderId) }]);
-    expect(await statusOf(db.admin, orderId)).toBe('PENDING_PAYMENT');
+    expect(await statusOf(db.admin, orderId)).toBe(status);
   });
 });
 

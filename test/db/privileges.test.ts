@@ -31,12 +31,17 @@ const appFunctions = [
   'checkout.create_order(text,text,text,jsonb,interval)',
   'checkout.expire_order(uuid,text)',
   'checkout.order_json(uuid)',
+  'checkout.outbox_delivery_status(name)',
   'checkout.pending_orders_older_than(interval)',
+  'checkout.purge_outbox(interval,name)',
   'checkout.refund_order(uuid,bigint,text,text,text)',
   'checkout.release_checkout_lease(uuid)',
   'checkout.transition_counts()',
 ];
-const tables = ['products', 'orders', 'order_lines', 'order_status_transitions', 'order_status_history', 'stripe_events', 'payment_anomalies', 'outbox'];
+const tables = [
+  'products', 'orders', 'order_lines', 'order_status_transitions', 'order_status_history', 'stripe_events', 'payment_anomalies', 'outbox',
+  'cdc_heartbeat', 'outbox_retention_marks',
+];
 const views = ['order_timeline', 'stale_pending_orders', 'open_payment_anomalies'];
 
 const executableBy = (role: string) =>
@@ -113,7 +118,8 @@ describe('checkout_readonly', () => {
 
   it('may execute only the read functions', async () => {
     expect(await executableBy('checkout_readonly')).toEqual([
-      'checkout.order_json(uuid)', 'checkout.pending_orders_older_than(interval)', 'checkout.transition_counts()',
+      'checkout.order_json(uuid)', 'checkout.outbox_delivery_status(name)', 'checkout.pending_orders_older_than(interval)',
+      'checkout.transition_counts()',
     ]);
   });
 });
@@ -126,13 +132,14 @@ describe('checkout_cdc', () => {
     expect(await cdc.oneFirst(sql.unsafe`select count(*)::int from checkout.outbox where aggregateid = ${orderId}`)).toBe(1);
   });
 
-  it.each(tables.filter((t) => t !== 'outbox'))('cannot SELECT checkout.%s (42501)', async (table) => {
+  // The heartbeat table is Debezium's own (heartbeat.action.query), the outbox what it streams.
+  it.each(tables.filter((t) => t !== 'outbox' && t !== 'cdc_heartbeat'))('cannot SELECT checkout.%s (42501)', async (table) => {
     expect(await sqlstateOf(cdc.query(sql.unsafe`select 1 from ${sql.identifier(['checkout', table])} limit 1`))).toBe('42501');
   });
 
   // pending_orders_older_than is SECURITY DEFINER and reads orders: PUBLIC EXECUTE would hand
   // customer ids to Debezium's role (0008 once had it, as a per-schema default ACL cannot revoke it).
-  it('executes no function (SELECT on the outbox only)', async () => {
+  it('executes no function (reads the outbox, writes only heartbeats)', async () => {
     expect(await executableBy('checkout_cdc')).toEqual([]);
   });
 });

@@ -60,7 +60,7 @@ describe('as a superuser, a direct UPDATE of the status', () => {
 
 describe('as the application role', () => {
   // The only ways the service can move an order: one API function per target status.
-  const call = (to: Status, orderId: string) => {
+  const call = (from: Status, to: Status, orderId: string) => {
     switch (to) {
       case 'PAYMENT_CONFIRMED':
         return sql.unsafe`select checkout.confirm_payment(${orderId}, ${paymentIntentIdFor(orderId)}, 1198, 'nzd', 'test') as r`;
@@ -69,7 +69,12 @@ describe('as the application role', () => {
       case 'EXPIRED':
         return sql.unsafe`select checkout.expire_order(${orderId}) as r`;
       case 'REFUNDED':
-        return sql.unsafe`select checkout.refund_order(${orderId}, 1198, 'test', 'test') as r`;
+        // From PENDING_PAYMENT: the refund is recorded first, then the payment's confirmation closes the order.
+        return from === 'PENDING_PAYMENT'
+          ? sql.unsafe`
+              with refunded as materialized (select checkout.refund_order(${orderId}, 1198, 'test', 'test') as r)
+              select checkout.confirm_payment(${orderId}, ${paymentIntentIdFor(orderId)}, 1198, 'nzd', 'test') as r from refunded`
+          : sql.unsafe`select checkout.refund_order(${orderId}, 1198, 'test', 'test') as r`;
       default:
         return sql.unsafe`update checkout.orders set status = ${to} where id = ${orderId}`;
     }
@@ -78,7 +83,7 @@ describe('as the application role', () => {
   it.each(pairs)('%s -> %s', async (from, to) => {
     const orderId = await orderIn(db, from);
     const historyBefore = await countRows(db.admin, 'order_status_history', orderId);
-    const attempt = db.app.query(call(to, orderId));
+    const attempt = db.app.query(call(from, to, orderId));
     if (isLegal(from, to)) {
       const result = await attempt;
       expect(result.rows[0]).toEqual({ r: 'applied' });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { orderConfirmedErrors } from '../../src/events/order-confirmed-schema.ts';
+import { orderConfirmedErrors } from '../../src/events/event-schemas.ts';
 import { collectEvents, startCdc, type CdcHandle, type CollectedMessage, type EventCollector } from '../support/cdc.ts';
 import { basket, postCheckout, startTestService, type TestService } from '../support/service.ts';
 import { outboxOf, paymentIntentObject, postEvent, stripeEvent } from '../support/stripe-events.ts';

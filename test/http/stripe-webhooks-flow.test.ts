@@ -1,7 +1,7 @@
 // A paid order is confirmed exactly once however Stripe (the simulator) delivers the event.
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { orderConfirmedErrors } from '../../src/events/order-confirmed-schema.ts';
+import { orderConfirmedErrors } from '../../src/events/event-schemas.ts';
 import { createOrder } from '../support/orders.ts';
 import { basket, postCheckout, request, startTestService, type TestService } from '../support/service.ts';
 import {

@@ -11,6 +11,8 @@ export const legalTransitions: ReadonlyArray<readonly [Status, Status]> = [
   ['PENDING_PAYMENT', 'PAYMENT_CONFIRMED'],
   ['PENDING_PAYMENT', 'CANCELLED'],
   ['PENDING_PAYMENT', 'EXPIRED'],
+  // A payment refunded in full before its confirmation was applied (migrations/0012).
+  ['PENDING_PAYMENT', 'REFUNDED'],
   ['PAYMENT_CONFIRMED', 'REFUNDED'],
 ];
 
