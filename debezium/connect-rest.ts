@@ -60,6 +60,22 @@ export async function waitForRunning(connectUrl: string, name: string, opts: Wai
   );
 }
 
+/** Waits until the worker's REST API answers (GET /connectors). */
+export async function waitForRestApi(connectUrl: string, opts: WaitOptions): Promise<void> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    opts.check?.();
+    try {
+      const res = await fetch(`${connectUrl}/connectors`, { signal: AbortSignal.timeout(5000) });
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`Kafka Connect at ${connectUrl} did not answer within ${opts.timeoutMs} ms.\nSee ${opts.logHint}`);
+    await sleep(500);
+  }
+}
+
 /**
  * PUT /connectors/<name>/config: creates the connector or updates its configuration, so it is
  * safe to run on every start (POST /connectors answers 409 once the connector exists).

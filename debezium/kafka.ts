@@ -71,7 +71,7 @@ export async function startKafka(s: CdcSettings, log: (line: string) => void): P
     startJava(s, 'kafka', { mainClass: KAFKA_MAIN, args: [propertiesFile(s)], heap: '512m' });
   }
   await waitForBroker(s);
-  await ensureTopic(s, s.topic);
+  await ensureTopics(s, Object.values(s.topics));
   return started;
 }
 
@@ -88,10 +88,10 @@ async function waitForBroker(s: CdcSettings): Promise<void> {
 }
 
 /**
- * Creates the topic up front (idempotent) rather than leaving it to auto-creation on first
- * write: a consumer that subscribes before the first event then finds it.
+ * Creates the topics up front (idempotent) rather than leaving them to auto-creation on first
+ * write: a consumer that subscribes before the first event then finds them.
  */
-async function ensureTopic(s: CdcSettings, topic: string): Promise<void> {
+async function ensureTopics(s: CdcSettings, topics: string[]): Promise<void> {
   const admin = new kafkajs.Kafka({
     clientId: 'checkout-cdc-runner',
     brokers: [brokerAddress(s)],
@@ -103,7 +103,7 @@ async function ensureTopic(s: CdcSettings, topic: string): Promise<void> {
     const deadline = Date.now() + s.startTimeoutMs;
     for (;;) {
       try {
-        await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+        await admin.createTopics({ topics: topics.map((topic) => ({ topic })), waitForLeaders: true });
         // Looking up a group's coordinator creates __consumer_offsets now, so the first consumer
         // does not meet "group coordinator not available" while it is being created.
         await admin.describeGroups(['checkout-cdc-runner']);

@@ -93,8 +93,8 @@ async function setEmbeddedCdcPassword(c: pg.Client, role: string, password: stri
 
 /**
  * Waits until the connector streams from its slot. RUNNING in Connect's REST API can come a
- * moment before the slot exists, and with snapshot.mode=no_data a row committed before the slot
- * exists is never read; so "ready" means the slot is active.
+ * moment before the slot exists (and before a snapshot of the outbox has been sent), so "ready"
+ * means the slot is active.
  */
 export async function waitForActiveSlot(s: CdcSettings, timeoutMs: number): Promise<void> {
   const { db } = requireDatabase(s);
@@ -106,5 +106,20 @@ export async function waitForActiveSlot(s: CdcSettings, timeoutMs: number): Prom
       await sleep(200);
     }
     throw new Error(`replication slot ${SLOT} in "${db.name}" did not become active within ${timeoutMs} ms`);
+  });
+}
+
+/**
+ * Recovery (npm run cdc:redeliver): writes the outbox rows created in [since, until) to the WAL
+ * again, with their original ids (checkout.redeliver_outbox), so whichever connector streams this
+ * database sends them again. Runs as DATABASE_URL's role: the schema owner.
+ */
+export async function redeliverOutbox(s: CdcSettings, since: Date, until?: Date): Promise<number> {
+  return withClient(s, async (c) => {
+    const { rows } = await c.query<{ count: number }>(
+      'select checkout.redeliver_outbox($1, coalesce($2, \'infinity\'::timestamptz)) as count',
+      [since.toISOString(), until?.toISOString() ?? null],
+    );
+    return rows[0]!.count;
   });
 }

@@ -6,32 +6,17 @@
 //   CONNECT_URL=http://localhost:8083 node debezium/register.ts [connector-file]
 // Only node: built-ins, so it runs in a bare node image with just this folder mounted.
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { connectorStatus, putConnectorConfig, waitForRunning } from './connect-rest.ts';
+import { connectorStatus, putConnectorConfig, waitForRestApi, waitForRunning } from './connect-rest.ts';
 import { readConnectorFile } from './settings.ts';
 
 const connectUrl = (process.env.CONNECT_URL || 'http://localhost:8083').replace(/\/$/, '');
 const file = process.argv[2] || join(import.meta.dirname, 'checkout-outbox-connector.json');
 const timeoutMs = Number(process.env.CONNECT_WAIT_MS || 300_000);
 
-async function waitForConnect(): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`${connectUrl}/connectors`, { signal: AbortSignal.timeout(5000) });
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`Kafka Connect at ${connectUrl} did not answer within ${timeoutMs} ms`);
-    await sleep(1000);
-  }
-}
-
 async function main(): Promise<void> {
   const { name, config } = readConnectorFile(file);
   console.log(`waiting for Kafka Connect at ${connectUrl}…`);
-  await waitForConnect();
+  await waitForRestApi(connectUrl, { timeoutMs, logHint: 'the Kafka Connect container log' });
   const code = await putConnectorConfig(connectUrl, name, config);
   console.log(`${code === 201 ? 'created' : 'updated'} connector ${name} from ${file}`);
   await waitForRunning(connectUrl, name, { timeoutMs, logHint: 'the Kafka Connect container log' });

@@ -1,11 +1,11 @@
 // Everything the local CDC stack needs to know, read once from the environment.
-// The connector file (checkout-outbox-connector.json) reads the database and topic through
+// The connector file (checkout-outbox-connector.json) reads the database and topics through
 // Kafka's EnvVarConfigProvider, so `connectorEnv()` is the only bridge between the two.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const DEFAULT_TOPIC = 'checkout.order-confirmed';
+export const DEFAULT_TOPICS = { confirmed: 'checkout.order-confirmed', refunded: 'checkout.order-refunded' } as const;
 export const DEFAULT_CDC_USER = 'checkout_cdc';
 
 export interface DatabaseTarget {
@@ -26,7 +26,8 @@ export interface CdcSettings {
   kafkaPort: number;
   controllerPort: number;
   connectPort: number;
-  topic: string;
+  /** Where the connector routes each outbox event type (ORDER_CONFIRMED_TOPIC, ORDER_REFUNDED_TOPIC). */
+  topics: { confirmed: string; refunded: string };
   connectorFile: string;
   connectorName: string;
   /** Used as is for the pre-flight checks (wal_level, publication, slot); unset for `down`. */
@@ -120,7 +121,10 @@ export function loadSettings(env: Env = process.env, databaseUrl = env.DATABASE_
     kafkaPort: port(env, 'CDC_KAFKA_PORT', 9092),
     controllerPort: port(env, 'CDC_CONTROLLER_PORT', 9093),
     connectPort: port(env, 'CDC_CONNECT_PORT', 8083),
-    topic: env.ORDER_CONFIRMED_TOPIC || DEFAULT_TOPIC,
+    topics: {
+      confirmed: env.ORDER_CONFIRMED_TOPIC || DEFAULT_TOPICS.confirmed,
+      refunded: env.ORDER_REFUNDED_TOPIC || DEFAULT_TOPICS.refunded,
+    },
     connectorFile,
     connectorName: readConnectorFile(connectorFile).name,
     databaseUrl: url,
@@ -164,7 +168,8 @@ export function connectorEnv(s: CdcSettings): Record<string, string> {
     CDC_DATABASE_NAME: db.name,
     CDC_DATABASE_USER: db.user,
     CDC_DATABASE_PASSWORD: db.password,
-    ORDER_CONFIRMED_TOPIC: s.topic,
+    ORDER_CONFIRMED_TOPIC: s.topics.confirmed,
+    ORDER_REFUNDED_TOPIC: s.topics.refunded,
   };
 }
 

@@ -1,6 +1,6 @@
 // The whole local CDC stack, as functions: used by `cdc.ts` (npm run cdc:up / cdc:down) and by
 // the test helper test/support/cdc.ts, so both start exactly the same thing.
-import { currentConnectorStatus, connectPid, startConnect, stopConnect, stopRetargetedConnect } from './connect.ts';
+import { currentConnectorStatus, connectPid, startConnect, stopConnect, stopRetargetedConnect, type Registration } from './connect.ts';
 import { ensureJars } from './jars.ts';
 import { kafkaPid, startKafka, stopKafka } from './kafka.ts';
 import { logFile } from './processes.ts';
@@ -19,7 +19,7 @@ export interface UpResult {
   totalMs: number;
 }
 
-export async function up(s: CdcSettings, log: Log, opts: CheckOptions = {}): Promise<UpResult> {
+export async function up(s: CdcSettings, log: Log, opts: CheckOptions & { registration?: Registration } = {}): Promise<UpResult> {
   const t0 = Date.now();
   // First, so that a slot held by a Connect of this runner for another database is let go.
   await stopRetargetedConnect(s, log);
@@ -31,7 +31,7 @@ export async function up(s: CdcSettings, log: Log, opts: CheckOptions = {}): Pro
   const startedKafka = await startKafka(s, log);
   const t2 = Date.now();
   log(`Kafka Connect + Debezium on ${connectUrl(s)}…  log: ${logFile(s, 'connect')}`);
-  const { started: startedConnect } = await startConnect(s, log);
+  const { started: startedConnect } = await startConnect(s, log, opts.registration);
   await waitForActiveSlot(s, s.startTimeoutMs);
   const t3 = Date.now();
   return { fetched, startedKafka, startedConnect, fetchMs: t1 - t0, kafkaMs: t2 - t1, connectMs: t3 - t2, totalMs: t3 - t0 };
@@ -49,7 +49,7 @@ export async function status(s: CdcSettings): Promise<Record<string, unknown>> {
     kafka: { pid: kafkaPid(s) ?? null, brokers: brokerAddress(s) },
     connect: { pid: connectPid(s) ?? null, url: connectUrl(s) },
     connector: st ? { name: st.name, state: st.connector.state, tasks: st.tasks.map((t) => t.state) } : null,
-    topic: s.topic,
+    topics: s.topics,
     database: s.database ? `${s.database.host}:${s.database.port}/${s.database.name} as ${s.database.user}` : null,
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const kafkaTopic = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name');
 const postgresUrl = z
   .string()
   .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), 'must be a postgres:// URL');
@@ -26,13 +27,16 @@ const schema = z.object({
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   CHECKOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   KAFKA_BROKERS: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be host:port[,host:port…]').default('localhost:9092'),
-  ORDER_CONFIRMED_TOPIC: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name').default('checkout.order-confirmed'),
+  ORDER_CONFIRMED_TOPIC: kafkaTopic.default('checkout.order-confirmed'),
+  ORDER_REFUNDED_TOPIC: kafkaTopic.default('checkout.order-refunded'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
   // Background jobs (src/jobs). A pending order is reconciled with Stripe after
   // PAYMENT_RECONCILE_AFTER_SECONDS and expired after ORDER_EXPIRE_AFTER_SECONDS; 0 disables the scheduler.
   JOBS_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   ORDER_EXPIRE_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
   PAYMENT_RECONCILE_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(600),
+  // Outbox rows older than this, and behind the replication slot, are deleted (src/jobs/purge-outbox.ts).
+  OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
 });
 
 export type Config = z.infer<typeof schema> & {

@@ -101,3 +101,24 @@ export async function expireOrder(pool: DatabasePool, orderId: string, reason: s
   return retryOnConflict(() => pool.oneFirst(sql.type(z.object({ outcome: z.enum(['applied', 'ignored']) }))`
     select checkout.expire_order(${orderId}, ${reason}) as outcome`));
 }
+
+// --- The outbox (migrations/0011): retention and what /metrics reports about its delivery.
+
+const purgeResult = z.object({ deletedEvents: z.number().int(), deletedHeartbeats: z.number().int(), slotFound: z.boolean() });
+
+export async function purgeOutbox(pool: DatabasePool, retentionDays: number) {
+  return pool.oneFirst(sql.type(z.object({ result: purgeResult.passthrough() }))`
+    select checkout.purge_outbox(make_interval(days => ${retentionDays})) as result`);
+}
+
+const deliveryStatus = z.object({
+  slotExists: z.boolean(), slotActive: z.boolean(), slotLagBytes: z.number().nullable(), oldestEventAgeSeconds: z.number().nullable(),
+});
+export type OutboxDeliveryStatus = z.infer<typeof deliveryStatus>;
+
+export async function outboxDeliveryStatus(pool: DatabasePool): Promise<OutboxDeliveryStatus> {
+  return pool.one(sql.type(deliveryStatus)`
+    select slot_exists as "slotExists", slot_active as "slotActive", slot_lag_bytes::float8 as "slotLagBytes",
+           oldest_event_age_seconds as "oldestEventAgeSeconds"
+      from checkout.outbox_delivery_status()`);
+}

@@ -1,9 +1,9 @@
 import Koa from 'koa';
 import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
-import { transitionCounts } from '../db/checkout-functions.ts';
+import { outboxDeliveryStatus, transitionCounts } from '../db/checkout-functions.ts';
 import type { Logger } from '../log.ts';
-import { createMetrics, registerTransitionGauge, type Metrics } from './metrics.ts';
+import { createMetrics, registerOutboxGauges, registerTransitionGauge, type Metrics } from './metrics.ts';
 import { problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
@@ -23,6 +23,7 @@ export type AppDependencies = {
 export function createApp(deps: AppDependencies): { app: Koa; metrics: Metrics; routers: ReturnType<typeof allRouters> } {
   const metrics = createMetrics();
   registerTransitionGauge(metrics, () => transitionCounts(deps.pool));
+  registerOutboxGauges(metrics, () => outboxDeliveryStatus(deps.pool));
   const app = new Koa({ proxy: false });
   // Errors are answered by problemMiddleware; Koa's own default handler would log them twice.
   app.silent = true;

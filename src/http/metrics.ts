@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OutboxDeliveryStatus } from '../db/checkout-functions.ts';
 
 /** One registry per app, so that several apps in one process (tests) do not share counters. */
 export function createMetrics() {
@@ -41,4 +42,32 @@ export function registerTransitionGauge(metrics: Metrics, readCounts: () => Prom
       for (const row of rows) this.set({ from: row.from ?? 'none', to: row.to }, row.transitions);
     },
   });
+}
+
+/**
+ * The outbox's delivery (issue "The tenet in every case"): whether Debezium's replication slot exists
+ * and streams, the WAL it has not confirmed, and the age of the oldest outbox row. Read from the
+ * database at scrape time, once per scrape; debezium/README.md gives the alert thresholds.
+ */
+export function registerOutboxGauges(metrics: Metrics, readStatus: () => Promise<OutboxDeliveryStatus>) {
+  let pending: { at: number; status: Promise<OutboxDeliveryStatus | undefined> } | undefined;
+  // A scrape while the database is down still reports the HTTP metrics (the gauges are then absent).
+  const current = () => {
+    if (!pending || Date.now() - pending.at > 1000) pending = { at: Date.now(), status: readStatus().catch(() => undefined) };
+    return pending.status;
+  };
+  const gauge = (name: string, help: string, value: (s: OutboxDeliveryStatus) => number | null) =>
+    new Gauge({
+      name, help, registers: [metrics.registry],
+      async collect() {
+        this.reset();
+        const status = await current();
+        const v = status ? value(status) : null;
+        if (v !== null) this.set(v);
+      },
+    });
+  gauge('checkout_outbox_slot_exists', 'Whether the replication slot checkout_outbox exists in this database (1) or not (0).', (s) => Number(s.slotExists));
+  gauge('checkout_outbox_slot_active', 'Whether a connector streams from the slot right now (1) or not (0).', (s) => Number(s.slotActive));
+  gauge('checkout_outbox_slot_lag_bytes', 'WAL bytes the slot has not confirmed: what Debezium has yet to deliver (and PostgreSQL keeps for it).', (s) => s.slotLagBytes);
+  gauge('checkout_outbox_oldest_event_age_seconds', 'Age of the oldest outbox row (retention keeps it near OUTBOX_RETENTION_DAYS).', (s) => s.oldestEventAgeSeconds);
 }

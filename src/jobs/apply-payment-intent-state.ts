@@ -1,11 +1,21 @@
 import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
 import { applyStripeEvent, type AppliedStripeEvent } from '../db/checkout-functions.ts';
+import type { JobDeps } from './job-deps.ts';
 
 const settledTypes: Partial<Record<Stripe.PaymentIntent.Status, string>> = {
   succeeded: 'payment_intent.succeeded',
   canceled: 'payment_intent.canceled',
 };
+
+/**
+ * The PaymentIntent with its latest charge expanded: a refund made before the payment was confirmed
+ * (its charge.refunded webhook missed too) shows there as `amount_refunded`, and apply_stripe_event
+ * applies it with the payment, as if the webhooks had arrived.
+ */
+export function retrievePaymentIntent(deps: Pick<JobDeps, 'stripe'>, id: string): Promise<Stripe.PaymentIntent> {
+  return deps.stripe.paymentIntents.retrieve(id, { expand: ['latest_charge'] });
+}
 
 /**
  * Applies a PaymentIntent fetched from Stripe as if its webhook had arrived, through the same SQL

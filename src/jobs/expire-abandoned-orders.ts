@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { expireOrder, findOrder, pendingOrdersOlderThan, type PendingOrder } from '../db/checkout-functions.ts';
 import { sqlstateOf } from '../db/errors.ts';
-import { applyPaymentIntentState } from './apply-payment-intent-state.ts';
+import { applyPaymentIntentState, retrievePaymentIntent } from './apply-payment-intent-state.ts';
 import type { JobDeps } from './job-deps.ts';
 import { countOutcomes, type JobRun } from './job-run.ts';
 import { pendingOrdersLock } from './pending-orders-lock.ts';
@@ -53,7 +53,7 @@ async function expireOrderSafely(deps: JobDeps, order: PendingOrder): Promise<Ex
     // Stripe refuses to cancel a PaymentIntent that succeeded or is processing, or was cancelled
     // already (https://docs.stripe.com/api/payment_intents/cancel): ask what it is now.
     if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'payment_intent_unexpected_state')) throw error;
-    paymentIntent = await deps.stripe.paymentIntents.retrieve(order.paymentIntentId);
+    paymentIntent = await retrievePaymentIntent(deps, order.paymentIntentId);
   }
 
   if (paymentIntent.status === 'canceled') return expire(deps, order, `${reason}; PaymentIntent canceled`);

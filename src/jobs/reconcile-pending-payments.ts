@@ -1,5 +1,5 @@
 import { pendingOrdersOlderThan, type PendingOrder } from '../db/checkout-functions.ts';
-import { applyPaymentIntentState } from './apply-payment-intent-state.ts';
+import { applyPaymentIntentState, retrievePaymentIntent } from './apply-payment-intent-state.ts';
 import type { JobDeps } from './job-deps.ts';
 import { countOutcomes, type JobRun } from './job-run.ts';
 import { pendingOrdersLock } from './pending-orders-lock.ts';
@@ -30,7 +30,7 @@ export async function reconcilePendingPayments(deps: JobDeps, options: { olderTh
 }
 
 async function reconcileOrder(deps: JobDeps, order: PendingOrder): Promise<ReconcileOutcome> {
-  const paymentIntent = await deps.stripe.paymentIntents.retrieve(order.paymentIntentId!);
+  const paymentIntent = await retrievePaymentIntent(deps, order.paymentIntentId!);
   const applied = await applyPaymentIntentState(deps.pool, paymentIntent);
   if (!applied || applied.outcome !== 'applied') {
     if (applied?.outcome === 'anomaly') {

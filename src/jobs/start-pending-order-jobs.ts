@@ -1,17 +1,20 @@
 import type { JobDeps } from './job-deps.ts';
 import { expireAbandonedOrders } from './expire-abandoned-orders.ts';
 import { startJobScheduler, type JobScheduler } from './job-scheduler.ts';
+import { purgeOldOutboxEvents } from './purge-outbox.ts';
 import { reconcilePendingPayments } from './reconcile-pending-payments.ts';
 
 export type PendingOrderJobsConfig = {
   JOBS_INTERVAL_SECONDS: number;
   ORDER_EXPIRE_AFTER_SECONDS: number;
   PAYMENT_RECONCILE_AFTER_SECONDS: number;
+  OUTBOX_RETENTION_DAYS: number;
 };
 
 /**
  * The service's background jobs. Reconciliation runs first, so a payment whose webhook was missed is
- * confirmed before the expiry job looks at its order (expiry would confirm it too, one Stripe call later).
+ * confirmed before the expiry job looks at its order (expiry would confirm it too, one Stripe call later);
+ * then the outbox retention.
  */
 export function startPendingOrderJobs(deps: Omit<JobDeps, 'signal'>, config: PendingOrderJobsConfig): JobScheduler {
   return startJobScheduler({
@@ -20,6 +23,7 @@ export function startPendingOrderJobs(deps: Omit<JobDeps, 'signal'>, config: Pen
     jobs: [
       { name: 'reconcilePendingPayments', run: (signal) => reconcilePendingPayments({ ...deps, signal }, { olderThanSeconds: config.PAYMENT_RECONCILE_AFTER_SECONDS }) },
       { name: 'expireAbandonedOrders', run: (signal) => expireAbandonedOrders({ ...deps, signal }, { olderThanSeconds: config.ORDER_EXPIRE_AFTER_SECONDS }) },
+      { name: 'purgeOldOutboxEvents', run: () => purgeOldOutboxEvents(deps, { retentionDays: config.OUTBOX_RETENTION_DAYS }) },
     ],
   });
 }

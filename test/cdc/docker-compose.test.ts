@@ -4,7 +4,7 @@ import { describe, expect, test } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { DEFAULT_TOPIC, readConnectorFile } from '../../debezium/settings.ts';
+import { DEFAULT_TOPICS, readConnectorFile } from '../../debezium/settings.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -82,9 +82,11 @@ describe('docker-compose.yml', () => {
     expect(hostPort('connect', 8083)).toBe(8083);
   });
 
-  test('the service and the connector agree on the topic, the contract default', () => {
-    expect(withDefaults(env('checkout-service').ORDER_CONFIRMED_TOPIC!)).toBe(DEFAULT_TOPIC);
+  test('the service and the connector agree on the topics, the contract defaults', () => {
+    expect(withDefaults(env('checkout-service').ORDER_CONFIRMED_TOPIC!)).toBe(DEFAULT_TOPICS.confirmed);
+    expect(withDefaults(env('checkout-service').ORDER_REFUNDED_TOPIC!)).toBe(DEFAULT_TOPICS.refunded);
     expect(env('connect').ORDER_CONFIRMED_TOPIC).toBe(env('checkout-service').ORDER_CONFIRMED_TOPIC);
+    expect(env('connect').ORDER_REFUNDED_TOPIC).toBe(env('checkout-service').ORDER_REFUNDED_TOPIC);
   });
 
   test('the service is configured through the variables of CONTRACT.md, with the Stripe simulator', () => {

@@ -1,7 +1,7 @@
 // CDC for tests: Kafka + Kafka Connect + Debezium streaming checkout.outbox of `databaseUrl`.
 //
 //   const cdc = await startCdc({ databaseUrl });
-//   const events = await collectEvents(cdc);          // a consumer of cdc.topic from the start
+//   const events = await collectEvents(cdc);          // a consumer of both topics from the start
 //   ... commit things that write outbox rows ...
 //   await events.waitFor((all) => all.some((m) => m.key === orderId));
 //   await cdc.killConnect('SIGKILL'); ...; await cdc.restartConnect();
@@ -21,17 +21,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs from 'kafkajs';
 import type { Consumer } from 'kafkajs';
 import { waitForRunning } from '../../debezium/connect-rest.ts';
-import { connectPid, startConnect, stopConnect } from '../../debezium/connect.ts';
+import { connectPid, startConnect, stopConnect, type Registration } from '../../debezium/connect.ts';
 import { startKafka, stopKafka } from '../../debezium/kafka.ts';
 import { logFile } from '../../debezium/processes.ts';
 import { waitForActiveSlot } from '../../debezium/postgres.ts';
-import { DEFAULT_TOPIC, loadSettings, type CdcSettings } from '../../debezium/settings.ts';
+import { loadSettings, type CdcSettings } from '../../debezium/settings.ts';
 import { down, up } from '../../debezium/stack.ts';
-import { decodeOrderConfirmed, type OrderConfirmedMessage } from '../../src/events/order-confirmed-message.ts';
+import { decodeEvent, type EventMessage } from '../../src/events/event-message.ts';
 
 export interface CdcHandle {
   brokers: string[];
-  topic: string;
+  /** OrderConfirmed and OrderRefunded topics (ORDER_CONFIRMED_TOPIC, ORDER_REFUNDED_TOPIC). */
+  topics: { confirmed: string; refunded: string };
   /** True when KAFKA_BROKERS pointed at an already running Kafka/Connect. */
   external: boolean;
   /** Stops what this call started (Kafka Connect, Kafka) and frees the stack for the next user. */
@@ -51,6 +52,8 @@ export interface StartCdcOptions {
   log?: (line: string) => void;
   /** Databases (of interrupted earlier runs) whose replication slot may be taken over. */
   releaseSlotOf?: (database: string) => boolean;
+  /** How the connector is registered (debezium/connect.ts): its file, or Connect's REST API. */
+  registration?: Registration;
 }
 
 export async function startCdc(opts: StartCdcOptions): Promise<CdcHandle> {
@@ -63,7 +66,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<CdcHandle> {
   let startedKafka = lock.inherited.kafka;
   let startedConnect = lock.inherited.connect;
   try {
-    const result = await up(settings, log, { releaseSlotOf: opts.releaseSlotOf });
+    const result = await up(settings, log, { releaseSlotOf: opts.releaseSlotOf, registration: opts.registration });
     startedKafka ||= result.startedKafka;
     startedConnect ||= result.startedConnect;
     lock.record({ kafka: startedKafka, connect: startedConnect });
@@ -73,7 +76,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<CdcHandle> {
   }
   return {
     brokers: [`127.0.0.1:${settings.kafkaPort}`],
-    topic: settings.topic,
+    topics: settings.topics,
     external: false,
     async stop() {
       try {
@@ -87,7 +90,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<CdcHandle> {
       if (!(await stopConnect(settings, signal))) throw new Error('Kafka Connect was not running');
     },
     async restartConnect() {
-      startedConnect = (await startConnect(settings, log)).started || startedConnect;
+      startedConnect = (await startConnect(settings, log, opts.registration)).started || startedConnect;
       lock.record({ kafka: startedKafka, connect: startedConnect });
       await waitForActiveSlot(settings, settings.startTimeoutMs);
     },
@@ -115,7 +118,7 @@ async function external(settings: CdcSettings): Promise<CdcHandle> {
   };
   return {
     brokers: process.env.KAFKA_BROKERS!.split(',').map((b) => b.trim()).filter(Boolean),
-    topic: process.env.ORDER_CONFIRMED_TOPIC || DEFAULT_TOPIC,
+    topics: settings.topics,
     external: true,
     stop: async () => {},
     killConnect: async (signal: NodeJS.Signals = 'SIGKILL') => void (await stopConnect(local(), signal)),
@@ -206,7 +209,8 @@ function alive(pid: number): boolean {
   }
 }
 
-export interface CollectedMessage extends OrderConfirmedMessage {
+export interface CollectedMessage extends EventMessage {
+  topic: string;
   /** The value exactly as on the topic (UTF-8). */
   raw: string;
   headerNames: string[];
@@ -225,17 +229,18 @@ export interface EventCollector {
  * A consumer (own group, from the earliest offset) that collects every message of the topic.
  * The topic outlives test runs, so filter what you assert on by your own order ids / event ids.
  */
-export async function collectEvents(cdc: Pick<CdcHandle, 'brokers' | 'topic'>): Promise<EventCollector> {
+export async function collectEvents(cdc: Pick<CdcHandle, 'brokers' | 'topics'>): Promise<EventCollector> {
   const kafka = new kafkajs.Kafka({ clientId: 'checkout-tests', brokers: cdc.brokers, logLevel: kafkajs.logLevel.NOTHING });
   const consumer: Consumer = kafka.consumer({ groupId: `checkout-tests-${process.pid}-${Date.now()}`, maxWaitTimeInMs: 100 });
   const messages: CollectedMessage[] = [];
   const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   await consumer.connect();
-  await consumer.subscribe({ topics: [cdc.topic], fromBeginning: true });
+  await consumer.subscribe({ topics: [cdc.topics.confirmed, cdc.topics.refunded], fromBeginning: true });
   await consumer.run({
-    eachMessage: async ({ partition, message }) => {
+    eachMessage: async ({ topic, partition, message }) => {
       messages.push({
-        ...decodeOrderConfirmed(partition, message),
+        topic,
+        ...decodeEvent(partition, message),
         raw: message.value?.toString('utf8') ?? '',
         headerNames: Object.keys(message.headers ?? {}),
         receivedAt: Date.now(),

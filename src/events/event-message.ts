@@ -1,8 +1,8 @@
-// How a consumer reads an OrderConfirmed message (CONTRACT.md, "Kafka: OrderConfirmed"):
-// key = order id, header `id` = event id, header `type` = "OrderConfirmed", value = the JSON payload.
+// How a consumer reads an event message (CONTRACT.md, "Kafka: OrderConfirmed" and "OrderRefunded"):
+// key = order id, header `id` = event id, header `type` = the event type, value = the JSON payload.
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 
-export interface OrderConfirmedMessage {
+export interface EventMessage {
   partition: number;
   offset: string;
   /** The order id (also payload.orderId). */
@@ -23,8 +23,8 @@ export function headerString(headers: IHeaders | undefined, name: string): strin
   return Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
 }
 
-export function decodeOrderConfirmed(partition: number, message: KafkaMessage): OrderConfirmedMessage {
-  const decoded: OrderConfirmedMessage = {
+export function decodeEvent(partition: number, message: KafkaMessage): EventMessage {
+  const decoded: EventMessage = {
     partition,
     offset: message.offset,
     key: message.key ? message.key.toString('utf8') : null,
@@ -57,6 +57,10 @@ export class SeenIds {
     this.capacity = capacity;
   }
 
+  has(id: string): boolean {
+    return this.ids.has(id);
+  }
+
   /** True the first time an id is seen, false for a duplicate. */
   firstTime(id: string): boolean {
     if (this.ids.has(id)) return false;
@@ -66,5 +70,47 @@ export class SeenIds {
       if (oldest !== undefined) this.ids.delete(oldest);
     }
     return true;
+  }
+}
+
+/** What `RefundsAfterConfirmations.accept` needs of an event. */
+export interface OrderEvent {
+  id: string | null;
+  type: string | null;
+  value: unknown;
+}
+
+/**
+ * OrderConfirmed and OrderRefunded travel on two topics, so an OrderRefunded can arrive before the
+ * OrderConfirmed it names (CONTRACT.md "Kafka: OrderRefunded"): it is held until that one has been
+ * processed. Here the confirmations are remembered in memory for the life of the process; a
+ * consumer with side effects keeps them in durable storage (the ids it has processed) instead.
+ */
+export class RefundsAfterConfirmations<E extends OrderEvent> {
+  private readonly confirmed = new SeenIds();
+  private readonly held = new Map<string, E[]>();
+
+  /** The events to process now, in order: this one (unless held) and the refunds it releases. */
+  accept(event: E): E[] {
+    if (event.type === 'OrderRefunded') {
+      const confirmedId = (event.value as { confirmedEventId?: unknown } | null)?.confirmedEventId;
+      if (typeof confirmedId === 'string' && !this.confirmed.has(confirmedId)) {
+        this.held.set(confirmedId, [...(this.held.get(confirmedId) ?? []), event]);
+        return [];
+      }
+      return [event];
+    }
+    if (event.type === 'OrderConfirmed' && event.id !== null) {
+      this.confirmed.firstTime(event.id);
+      const released = this.held.get(event.id) ?? [];
+      this.held.delete(event.id);
+      return [event, ...released];
+    }
+    return [event];
+  }
+
+  /** Refunds still waiting for their OrderConfirmed. */
+  waiting(): E[] {
+    return [...this.held.values()].flat();
   }
 }
