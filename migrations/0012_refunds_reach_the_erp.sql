@@ -290,8 +290,14 @@ begin
     v_detail := jsonb_build_object('refundId', p_object->>'id', 'refundStatus', p_object->>'status',
       'amount', (p_object->>'amount')::bigint, 'chargeId', p_object->>'charge', 'failureReason', p_object->>'failure_reason');
     if p_object->>'status' in ('failed', 'canceled') then
-      -- The money did not go back after all; Stripe lowers the charge's amount_refunded. An order
-      -- cannot move back from REFUNDED (no such transition), and an OrderRefunded may be out: a person decides.
+      -- The money did not go back after all (Stripe lowers the charge's amount_refunded too). Before
+      -- the confirmation nothing was published: the recorded amount is lowered, so the confirmation
+      -- does not announce it. After it, an OrderRefunded is out and REFUNDED has no way back: a
+      -- person decides either way (the customer still expects the refund).
+      if v_order.status = 'PENDING_PAYMENT' then
+        update checkout.orders set amount_refunded = greatest(amount_refunded - (p_object->>'amount')::bigint, 0)
+         where id = v_order.id;
+      end if;
       v_anomaly := 'refund_failed';
     else
       v_outcome := 'ignored';

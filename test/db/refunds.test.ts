@@ -171,10 +171,13 @@ describe('a failed refund (charge.refund.updated)', () => {
     expect(await apply('charge.refund.updated', o.refundUpdated('pending'))).toMatchObject({ outcome: 'ignored', anomaly: null });
   });
 
-  it('arriving before the payment is confirmed: recorded for a person, the order still waits', async () => {
+  it('before the payment is confirmed: recorded for a person, and the confirmation announces no refund', async () => {
     const o = await pendingOrder();
     await apply('charge.refunded', o.charge(1198));
     expect(await apply('charge.refund.updated', o.refundUpdated('failed'))).toMatchObject({ outcome: 'anomaly', anomaly: 'refund_failed' });
-    expect(await statusOf(db.admin, o.orderId)).toBe('PENDING_PAYMENT');
+    expect(await order(o.orderId)).toMatchObject({ status: 'PENDING_PAYMENT', amount_refunded: 0 });
+    await apply('payment_intent.succeeded', o.succeeded());
+    expect(await order(o.orderId)).toMatchObject({ status: 'PAYMENT_CONFIRMED', amount_refunded: 0 });
+    expect((await outbox(o.orderId)).map((r) => r.type)).toEqual(['OrderConfirmed']);
   });
 });
