@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import { Problem } from './problem.ts';
+import { printableExcerpt } from './text.ts';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -20,7 +21,7 @@ export async function readRawBody(ctx: Context): Promise<Buffer> {
 export async function readJsonBody(ctx: Context): Promise<unknown> {
   if (!ctx.is('application/json')) {
     throw new Problem(415, 'unsupported-media-type', 'Content-Type must be application/json', {
-      detail: `Got ${ctx.get('content-type') || 'no Content-Type'}.`,
+      detail: `Got ${printableExcerpt(ctx.get('content-type'), 128) || 'no Content-Type'}.`,
     });
   }
   const raw = await readRawBody(ctx);
