@@ -5,6 +5,8 @@ import { printableExcerpt } from './text.ts';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /** The exact bytes of the body (webhook signatures are over these), at most 64 KiB. */
 export async function readRawBody(ctx: Context): Promise<Buffer> {
   try {
@@ -26,8 +28,9 @@ export async function readJsonBody(ctx: Context): Promise<unknown> {
   }
   const raw = await readRawBody(ctx);
   try {
-    return JSON.parse(raw.toString('utf8'));
+    // JSON is UTF-8 (RFC 8259 §8.1): invalid bytes are refused, not silently made U+FFFD.
+    return JSON.parse(utf8.decode(raw));
   } catch {
-    throw new Problem(400, 'malformed-json', 'The body is not valid JSON');
+    throw new Problem(400, 'malformed-json', 'The body is not valid UTF-8 JSON');
   }
 }

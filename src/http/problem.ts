@@ -87,6 +87,11 @@ function send(ctx: Context, problem: Problem): void {
   ctx.body = problemDocument(problem, ctx.path, ctx.state.requestId);
 }
 
+const notFound = (ctx: Context) =>
+  new Problem(404, 'not-found', 'No such resource', { detail: `${ctx.method} ${printableExcerpt(ctx.path, 256)} is not served here` });
+const methodNotAllowed = (ctx: Context) =>
+  new Problem(405, 'method-not-allowed', 'Method not allowed', { detail: `${printableExcerpt(ctx.path, 256)} allows ${ctx.response.get('allow')}` });
+
 /** The one place errors become responses (and log lines); handlers never catch to answer. */
 export function problemMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
@@ -94,11 +99,14 @@ export function problemMiddleware(logger: Logger): Middleware {
       await next();
       // The router answers these with an empty body (and, for 405, the Allow header it set).
       if (ctx.status === 404 && ctx.body === undefined) {
-        send(ctx, new Problem(404, 'not-found', 'No such resource', { detail: `${ctx.method} ${printableExcerpt(ctx.path, 256)} is not served here` }));
+        send(ctx, notFound(ctx));
       } else if (ctx.status === 405 && !ctx.body) {
-        send(ctx, new Problem(405, 'method-not-allowed', 'Method not allowed', { detail: `${printableExcerpt(ctx.path, 256)} allows ${ctx.response.get('allow')}` }));
+        send(ctx, methodNotAllowed(ctx));
       } else if (ctx.status === 501 && !ctx.body) {
-        send(ctx, new Problem(501, 'unsupported-method', 'The server does not support this method'));
+        // The router's 501 for a method it does not implement (TRACE, PROPFIND…). A method the
+        // client chose is the client's error, answered as such: no 5xx for it (issue 10).
+        if (!ctx.response.get('allow')) ctx.remove('Allow');
+        send(ctx, ctx.response.get('allow') ? methodNotAllowed(ctx) : notFound(ctx));
       }
     } catch (error) {
       const problem = toProblem(error);

@@ -10,7 +10,7 @@ export type RawExchange = {
   error: string | undefined;
 };
 
-function parse(buffer: Buffer): RawResponse | null {
+function parse(buffer: Buffer, bodiless: boolean): RawResponse | null {
   const end = buffer.indexOf('\r\n\r\n');
   if (end < 0) return null;
   const [statusLine, ...lines] = buffer.subarray(0, end).toString('latin1').split('\r\n');
@@ -19,18 +19,23 @@ function parse(buffer: Buffer): RawResponse | null {
     const colon = line.indexOf(':');
     return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
   }));
-  const length = Number(headers['content-length'] ?? 0);
+  // A response to HEAD has no body, whatever its Content-Length says (RFC 9110 §9.3.2).
+  const length = bodiless ? 0 : Number(headers['content-length'] ?? 0);
   // A 1xx (100 Continue) is not the response: skip it.
-  if (status >= 100 && status < 200) return parse(buffer.subarray(end + 4));
+  if (status >= 100 && status < 200) return parse(buffer.subarray(end + 4), bodiless);
   if (buffer.length < end + 4 + length) return null;
   return { status, headers, body: buffer.subarray(end + 4, end + 4 + length).toString('utf8') };
 }
 
 /**
  * Connects to `url`'s host and port, lets `send` write whatever it likes (and keep writing), and
- * resolves with the first complete response or with how the connection ended without one.
+ * resolves with the first complete response or with how the connection ended without one
+ * (`head`: the request was a HEAD, so the response has no body).
  */
-export function rawExchange(url: string, send: (socket: Socket) => void, timeoutMs = 30_000): Promise<RawExchange> {
+export function rawExchange(
+  url: string, send: (socket: Socket) => void, options: { timeoutMs?: number; head?: boolean } = {},
+): Promise<RawExchange> {
+  const { timeoutMs = 30_000, head = false } = options;
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
     const socket = connect(Number(port), hostname);
@@ -40,14 +45,14 @@ export function rawExchange(url: string, send: (socket: Socket) => void, timeout
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      const response = parse(received);
+      const response = parse(received, head);
       socket.destroy();
       resolve({ response, error: response ? undefined : error });
     };
     const timer = setTimeout(() => finish('client timeout'), timeoutMs);
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
-      if (parse(received)) finish();
+      if (parse(received, head)) finish();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.message));
     socket.on('close', () => finish('closed'));
