@@ -30,6 +30,11 @@ const schema = z.object({
   ORDER_CONFIRMED_TOPIC: kafkaTopic.default('checkout.order-confirmed'),
   ORDER_REFUNDED_TOPIC: kafkaTopic.default('checkout.order-refunded'),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
+  // The HTTP server (src/http/http-server.ts); Node's own defaults hold a slow client for 300 s.
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1_024),
   // Background jobs (src/jobs). A pending order is reconciled with Stripe after
   // PAYMENT_RECONCILE_AFTER_SECONDS and expired after ORDER_EXPIRE_AFTER_SECONDS; 0 disables the scheduler.
   JOBS_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
@@ -61,6 +66,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const config = parsed.data;
   if (config.STRIPE_SECRET_KEY && !config.STRIPE_WEBHOOK_SECRET) {
     throw new ConfigError('Invalid configuration:\n  STRIPE_WEBHOOK_SECRET: required when STRIPE_SECRET_KEY is set (the endpoint secret of the webhook in the Stripe dashboard)');
+  }
+  if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
   }
   // The jobs hold one pooled connection for their advisory lock while they query through another.
   if (config.JOBS_INTERVAL_SECONDS > 0 && config.DATABASE_POOL_SIZE < 2) {

@@ -13,6 +13,7 @@ import { createDatabasePool } from './db/pool.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/postgres.ts';
 import { startPendingOrderJobs } from './jobs/start-pending-order-jobs.ts';
 import { createApp } from './http/app.ts';
+import { listenHttp } from './http/http-server.ts';
 import type { Logger } from './log.ts';
 import { createStripeClient } from './stripe/client.ts';
 import { startStripeSimulator, type StripeSimulator } from './stripe-simulator/server.ts';
@@ -24,6 +25,7 @@ export type RunningService = {
   simulator: StripeSimulator | undefined;
   stripe: Stripe;
   pool: DatabasePool;
+  server: Server;
   close(): Promise<void>;
 };
 
@@ -81,9 +83,11 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     const { app } = createApp({
       pool, stripe, logger, webhookSecret, stripeLivemode: config.stripeLivemode, checkoutLeaseSeconds: config.CHECKOUT_LEASE_SECONDS,
     });
-    const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.PORT, config.HOST, () => resolve(s)).once('error', reject);
-    });
+    const server = await listenHttp(app, {
+      port: config.PORT, host: config.HOST,
+      requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS, headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS, maxConnections: config.HTTP_MAX_CONNECTIONS,
+    }, logger);
     stops.push(() => closeServer(server, config.SHUTDOWN_TIMEOUT_MS));
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
@@ -95,7 +99,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       stops.push(() => jobs.stop());
     }
 
-    return { url, databaseUrl, webhookSecret, simulator, stripe, pool, close: closeAll };
+    return { url, databaseUrl, webhookSecret, simulator, stripe, pool, server, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -7,10 +7,12 @@ const orderLine = z.object({
   sku: z.string(), name: z.string(), quantity: z.number().int(), unitAmount: z.number().int(), lineTotal: z.number().int(),
 });
 
+const orderStatus = z.enum(['PENDING_PAYMENT', 'PAYMENT_CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED']);
+
 export const orderSchema = z.object({
   orderId: z.uuid(),
   customerId: z.string(),
-  status: z.enum(['PENDING_PAYMENT', 'PAYMENT_CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED']),
+  status: orderStatus,
   currency: z.string(),
   amountTotal: z.number().int(),
   amountReceived: z.number().int().nullable(),
@@ -20,7 +22,7 @@ export const orderSchema = z.object({
   updatedAt: z.string(),
   lines: z.array(orderLine),
   history: z.array(z.object({
-    from: z.string().nullable(), to: z.string(), at: z.string(), source: z.string(), reason: z.string().nullable(),
+    from: orderStatus.nullable(), to: orderStatus, at: z.string(), source: z.string(), reason: z.string().nullable(),
   })),
   paymentEvents: z.array(z.object({
     stripeEventId: z.string(), type: z.string(), at: z.string(), outcome: z.string(), detail: z.unknown(),

@@ -3,6 +3,7 @@ import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
 import { outboxDeliveryStatus, transitionCounts } from '../db/checkout-functions.ts';
 import type { Logger } from '../log.ts';
+import { closeAfterUnreadBody } from './http-server.ts';
 import { createMetrics, registerOutboxGauges, registerTransitionGauge, type Metrics } from './metrics.ts';
 import { problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
@@ -27,6 +28,7 @@ export function createApp(deps: AppDependencies): { app: Koa; metrics: Metrics; 
   const app = new Koa({ proxy: false });
   // Errors are answered by problemMiddleware; Koa's own default handler would log them twice.
   app.silent = true;
+  app.use(closeAfterUnreadBody);
   app.use(requestContext(deps.logger, metrics));
   app.use(problemMiddleware(deps.logger));
   const routers = allRouters(deps, metrics);

@@ -1,8 +1,11 @@
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
 import { Problem } from './problem.ts';
+import { printableExcerpt } from './text.ts';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** The exact bytes of the body (webhook signatures are over these), at most 64 KiB. */
 export async function readRawBody(ctx: Context): Promise<Buffer> {
@@ -20,13 +23,14 @@ export async function readRawBody(ctx: Context): Promise<Buffer> {
 export async function readJsonBody(ctx: Context): Promise<unknown> {
   if (!ctx.is('application/json')) {
     throw new Problem(415, 'unsupported-media-type', 'Content-Type must be application/json', {
-      detail: `Got ${ctx.get('content-type') || 'no Content-Type'}.`,
+      detail: `Got ${printableExcerpt(ctx.get('content-type'), 128) || 'no Content-Type'}.`,
     });
   }
   const raw = await readRawBody(ctx);
   try {
-    return JSON.parse(raw.toString('utf8'));
+    // JSON is UTF-8 (RFC 8259 §8.1): invalid bytes are refused, not silently made U+FFFD.
+    return JSON.parse(utf8.decode(raw));
   } catch {
-    throw new Problem(400, 'malformed-json', 'The body is not valid JSON');
+    throw new Problem(400, 'malformed-json', 'The body is not valid UTF-8 JSON');
   }
 }

@@ -1,6 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OutboxDeliveryStatus } from '../db/checkout-functions.ts';
 
+// Label values come from closed sets, never from what a client sent: an unbounded value (a
+// 10,000-character event type, an invented method) would be a new time series each time
+// (https://prometheus.io/docs/practices/naming/#labels).
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** The request method as a label: the common ones, else `other`. */
+export function methodLabel(method: string): string {
+  return METHODS.has(method) ? method : 'other';
+}
+
 /** One registry per app, so that several apps in one process (tests) do not share counters. */
 export function createMetrics() {
   const registry = new Registry();
@@ -21,7 +31,7 @@ export function createMetrics() {
       labelNames: ['outcome'] as const, registers: [registry],
     }),
     stripeEvents: new Counter({
-      name: 'checkout_stripe_events_total', help: 'Verified Stripe events by type and outcome.',
+      name: 'checkout_stripe_events_total', help: 'Verified Stripe events by type (the handled types, other, unreadable) and outcome.',
       labelNames: ['type', 'outcome'] as const, registers: [registry],
     }),
   };

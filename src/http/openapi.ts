@@ -1,29 +1,40 @@
-// The OpenAPI 3.1 description of every route (served at /openapi.json; test/http/openapi.test.ts
-// checks it against the routes the app serves).
-const problem = { $ref: '#/components/responses/Problem' };
-const json = (schema: object) => ({ 'application/json': { schema } });
+// The OpenAPI 3.1 description of every route (served at /openapi.json), generated from the zod
+// schemas that validate the requests and shape the responses (issue 11.5): OpenAPI 3.1 schemas
+// are JSON Schema 2020-12, which zod 4 emits (https://zod.dev/json-schema). Written by hand here:
+// only the operations' prose and status lists. test/http/openapi.test.ts checks it against the
+// routes the app serves and validates real responses against it.
+import { z } from 'zod';
+import { BODY_LIMIT_BYTES } from './body.ts';
+import {
+  checkoutResponseSchema, healthResponseSchema, orderResponseSchema, problemSchema, readinessResponseSchema, webhookResponseSchema,
+} from './responses.ts';
+import { checkoutRequestSchema, idempotencyKeySchema } from './routes/checkout.ts';
+import { orderIdSchema } from './routes/orders.ts';
+import { SIGNATURE_TOLERANCE_SECONDS } from './routes/stripe-webhooks.ts';
+import { stripeEventSchema } from './stripe-event-schema.ts';
+import { TEXT_POLICY } from './text.ts';
 
-const orderLine = {
-  type: 'object',
-  required: ['sku', 'name', 'quantity', 'unitAmount', 'lineTotal'],
-  properties: {
-    sku: { type: 'string' }, name: { type: 'string' }, quantity: { type: 'integer', minimum: 1, maximum: 999 },
-    unitAmount: { type: 'integer', description: 'Minor units (cents).' }, lineTotal: { type: 'integer' },
-  },
-};
-const status = { type: 'string', enum: ['PENDING_PAYMENT', 'PAYMENT_CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED'] };
-const orderCore = {
-  orderId: { type: 'string', format: 'uuid' }, status, currency: { type: 'string', pattern: '^[a-z]{3}$' },
-  amountTotal: { type: 'integer' }, lines: { type: 'array', items: orderLine },
-  paymentIntentId: { type: ['string', 'null'] },
-};
+/** A zod schema as the JSON Schema of a request (`input`: defaults optional) or a response (`output`). */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' });
+  return rest;
+}
+
+const json = (schema: z.ZodType, io: 'input' | 'output') => ({ 'application/json': { schema: jsonSchema(schema, io) } });
+const problem = { $ref: '#/components/responses/Problem' };
+const problems = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [String(status), problem]));
 
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
     title: 'checkout-service',
     version: '1.0.0',
-    description: 'Takes a basket to a paid order: Phase 1 POST /checkout (Stripe PaymentIntent), Phase 2 Stripe webhooks. Errors are RFC 9457 problem documents.',
+    description: [
+      'Takes a basket to a paid order: Phase 1 POST /checkout (Stripe PaymentIntent), Phase 2 Stripe webhooks. Errors are RFC 9457 problem documents.',
+      `Text fields: ${TEXT_POLICY}`,
+      `Bodies: at most ${BODY_LIMIT_BYTES} bytes (413).`,
+      'Any request may also be refused by the HTTP server itself, with a problem document: 400 (malformed HTTP, HTTP/1.1 without Host), 408 (request not received in time), 417 (an Expect other than 100-continue), 431 (header fields too large).',
+    ].join(' '),
   },
   paths: {
     '/checkout': {
@@ -32,33 +43,17 @@ export const openApiDocument = {
         summary: 'Create a PENDING_PAYMENT order priced from the catalog and its Stripe PaymentIntent.',
         parameters: [{
           name: 'Idempotency-Key', in: 'header', required: true,
-          schema: { type: 'string', pattern: '^[\\x20-\\x7E]{1,255}$' },
-          description: 'Same key and body again: the same order and clientSecret (Idempotent-Replayed: true).',
+          schema: jsonSchema(idempotencyKeySchema, 'input'),
+          description: idempotencyKeySchema.description,
         }],
-        requestBody: {
-          required: true,
-          content: json({
-            type: 'object', additionalProperties: false, required: ['customerId', 'items'],
-            properties: {
-              customerId: { type: 'string', minLength: 1, maxLength: 64 },
-              currency: { type: 'string', pattern: '^[a-z]{3}$', default: 'nzd' },
-              items: {
-                type: 'array', minItems: 1, maxItems: 100,
-                items: {
-                  type: 'object', additionalProperties: false, required: ['sku', 'quantity'],
-                  properties: { sku: { type: 'string', minLength: 1, maxLength: 64 }, quantity: { type: 'integer', minimum: 1, maximum: 999 } },
-                },
-              },
-            },
-          }),
-        },
+        requestBody: { required: true, content: json(checkoutRequestSchema, 'input') },
         responses: {
           '201': {
             description: 'Order created (or replayed).',
             headers: { 'Idempotent-Replayed': { schema: { type: 'string', enum: ['true'] } }, Location: { schema: { type: 'string' } } },
-            content: json({ type: 'object', required: ['orderId', 'status', 'clientSecret'], properties: { ...orderCore, clientSecret: { type: 'string' } } }),
+            content: json(checkoutResponseSchema, 'output'),
           },
-          '400': problem, '409': problem, '413': problem, '415': problem, '422': problem, '502': problem, '503': problem,
+          ...problems(400, 409, 413, 415, 422, 502, 503),
         },
       },
     },
@@ -66,51 +61,35 @@ export const openApiDocument = {
       get: {
         operationId: 'getOrder',
         summary: 'An order with its lines and status history (never the client secret).',
-        parameters: [{ name: 'orderId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
-        responses: {
-          '200': {
-            description: 'The order.',
-            content: json({
-              type: 'object',
-              properties: {
-                ...orderCore,
-                amountReceived: { type: ['integer', 'null'] }, amountRefunded: { type: 'integer' },
-                createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' },
-                history: {
-                  type: 'array',
-                  items: {
-                    type: 'object', required: ['from', 'to', 'at', 'source'],
-                    properties: { from: { ...status, type: ['string', 'null'] }, to: status, at: { type: 'string' }, source: { type: 'string' }, reason: { type: ['string', 'null'] } },
-                  },
-                },
-                paymentEvents: { type: 'array', items: { type: 'object' } },
-              },
-            }),
-          },
-          '400': problem, '404': problem, '503': problem,
-        },
+        parameters: [{ name: 'orderId', in: 'path', required: true, schema: jsonSchema(orderIdSchema, 'input') }],
+        responses: { '200': { description: 'The order.', content: json(orderResponseSchema, 'output') }, ...problems(400, 404, 503) },
       },
     },
     '/webhooks/stripe': {
       post: {
         operationId: 'receiveStripeEvent',
-        summary: 'Stripe webhook endpoint: signature verified over the raw body (tolerance 300 s).',
+        summary: `Stripe webhook endpoint: signature verified over the raw body (tolerance ${SIGNATURE_TOLERANCE_SECONDS} s).`,
         parameters: [{ name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }],
-        requestBody: { required: true, content: json({ type: 'object', description: 'A Stripe Event.' }) },
+        requestBody: { required: true, content: json(stripeEventSchema, 'input') },
         responses: {
           '200': {
-            description: 'Verified; applied, duplicate, ignored or recorded as an anomaly.',
-            content: json({ type: 'object', properties: { received: { const: true }, outcome: { enum: ['applied', 'duplicate', 'ignored', 'anomaly'] }, orderId: { type: ['string', 'null'] } } }),
+            description: 'Verified: applied, duplicate, ignored, or recorded as an anomaly (also when its content cannot be read: retrying would not change it).',
+            content: json(webhookResponseSchema, 'output'),
           },
-          '400': problem, '413': problem, '503': problem,
+          ...problems(400, 413, 503),
         },
       },
     },
-    '/healthz': { get: { operationId: 'health', summary: 'The process is alive.', responses: { '200': { description: 'Alive.' } } } },
+    '/healthz': {
+      get: { operationId: 'health', summary: 'The process is alive.', responses: { '200': { description: 'Alive.', content: json(healthResponseSchema, 'output') } } },
+    },
     '/readyz': {
       get: {
         operationId: 'readiness', summary: 'The database answers and every shipped migration is applied.',
-        responses: { '200': { description: 'Ready.' }, '503': { description: 'Not ready; the body says why.' } },
+        responses: {
+          '200': { description: 'Ready.', content: json(readinessResponseSchema, 'output') },
+          '503': { description: 'Not ready; the body says why.', content: json(readinessResponseSchema, 'output') },
+        },
       },
     },
     '/metrics': {
@@ -123,24 +102,7 @@ export const openApiDocument = {
   },
   components: {
     responses: {
-      Problem: {
-        description: 'RFC 9457 problem details.',
-        content: {
-          'application/problem+json': {
-            schema: {
-              type: 'object', required: ['type', 'title', 'status', 'detail'],
-              properties: {
-                type: { type: 'string' }, title: { type: 'string' }, status: { type: 'integer' }, detail: { type: 'string' },
-                instance: { type: 'string' }, requestId: { type: 'string' },
-                errors: {
-                  type: 'array',
-                  items: { type: 'object', required: ['field', 'in', 'message'], properties: { field: { type: 'string' }, in: { enum: ['body', 'header', 'path'] }, message: { type: 'string' } } },
-                },
-              },
-            },
-          },
-        },
-      },
+      Problem: { description: 'RFC 9457 problem details.', content: { 'application/problem+json': { schema: jsonSchema(problemSchema, 'output') } } },
     },
   },
-} as const;
+};

@@ -2,6 +2,8 @@ import type { Context, Middleware } from 'koa';
 import Stripe from 'stripe';
 import { isCheckoutSqlstate, isDatabaseUnavailable, sqlstateOf, sqlstates } from '../db/errors.ts';
 import type { Logger } from '../log.ts';
+import type { ProblemDocument } from './responses.ts';
+import { printableExcerpt } from './text.ts';
 
 export type FieldError = { field: string; in: 'body' | 'header' | 'path'; message: string };
 
@@ -60,20 +62,35 @@ export function toProblem(error: unknown): Problem {
   return new Problem(500, 'internal-error', 'Internal server error');
 }
 
-function send(ctx: Context, problem: Problem): void {
-  ctx.status = problem.status;
-  ctx.set(problem.headers);
-  ctx.type = 'application/problem+json';
-  ctx.body = {
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/**
+ * The RFC 9457 document of a problem (responses.ts's problemSchema). `instance` is the request
+ * path, which a client chooses: it is echoed bounded and printable, like anything else it sent.
+ */
+export function problemDocument(problem: Problem, instance: string | undefined, requestId: string | undefined): ProblemDocument {
+  return {
     type: `/problems/${problem.slug}`,
     title: problem.message,
     status: problem.status,
     detail: problem.detail ?? problem.message,
-    instance: ctx.path,
-    requestId: ctx.state.requestId,
+    ...(instance === undefined ? {} : { instance: printableExcerpt(instance, 256) }),
+    ...(requestId === undefined ? {} : { requestId }),
     ...(problem.errors ? { errors: problem.errors } : {}),
   };
 }
+
+function send(ctx: Context, problem: Problem): void {
+  ctx.status = problem.status;
+  ctx.set(problem.headers);
+  ctx.type = PROBLEM_CONTENT_TYPE;
+  ctx.body = problemDocument(problem, ctx.path, ctx.state.requestId);
+}
+
+const notFound = (ctx: Context) =>
+  new Problem(404, 'not-found', 'No such resource', { detail: `${ctx.method} ${printableExcerpt(ctx.path, 256)} is not served here` });
+const methodNotAllowed = (ctx: Context) =>
+  new Problem(405, 'method-not-allowed', 'Method not allowed', { detail: `${printableExcerpt(ctx.path, 256)} allows ${ctx.response.get('allow')}` });
 
 /** The one place errors become responses (and log lines); handlers never catch to answer. */
 export function problemMiddleware(logger: Logger): Middleware {
@@ -82,11 +99,14 @@ export function problemMiddleware(logger: Logger): Middleware {
       await next();
       // The router answers these with an empty body (and, for 405, the Allow header it set).
       if (ctx.status === 404 && ctx.body === undefined) {
-        send(ctx, new Problem(404, 'not-found', 'No such resource', { detail: `${ctx.method} ${ctx.path} is not served here` }));
+        send(ctx, notFound(ctx));
       } else if (ctx.status === 405 && !ctx.body) {
-        send(ctx, new Problem(405, 'method-not-allowed', 'Method not allowed', { detail: `${ctx.path} allows ${ctx.response.get('allow')}` }));
+        send(ctx, methodNotAllowed(ctx));
       } else if (ctx.status === 501 && !ctx.body) {
-        send(ctx, new Problem(501, 'unsupported-method', 'The server does not support this method'));
+        // The router's 501 for a method it does not implement (TRACE, PROPFIND…). A method the
+        // client chose is the client's error, answered as such: no 5xx for it (issue 10).
+        if (!ctx.response.get('allow')) ctx.remove('Allow');
+        send(ctx, ctx.response.get('allow') ? methodNotAllowed(ctx) : notFound(ctx));
       }
     } catch (error) {
       const problem = toProblem(error);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.ts';
-import type { Metrics } from './metrics.ts';
+import { methodLabel, type Metrics } from './metrics.ts';
+import { printableExcerpt } from './text.ts';
 
 const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -21,10 +22,11 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware {
       // The route pattern, not the path: /orders/:orderId keeps the label set small.
       const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
       const route = typeof matched === 'string' ? matched : 'unmatched';
-      const labels = { method: ctx.method, route, status: String(ctx.status) };
+      const labels = { method: methodLabel(ctx.method), route, status: String(ctx.status) };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, seconds);
-      ctx.state.log.info({ method: ctx.method, path: ctx.path, route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+      // The path is the client's choice (up to the 16 KiB header limit): logged bounded and printable.
+      ctx.state.log.info({ method: labels.method, path: printableExcerpt(ctx.path, 256), route, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
     }
   };
 }

@@ -22,7 +22,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-// What 0007_roles.sql (and 0008/0009 for the DBA and metrics functions) grant to checkout_app.
+// What 0007_roles.sql (and 0008/0009 for the DBA and metrics functions, 0030 for unreadable events) grant to checkout_app.
 const appFunctions = [
   'checkout.apply_stripe_event(text,text,jsonb,text)',
   'checkout.attach_payment_intent(uuid,text)',
@@ -34,6 +34,7 @@ const appFunctions = [
   'checkout.outbox_delivery_status(name)',
   'checkout.pending_orders_older_than(interval)',
   'checkout.purge_outbox(interval,name)',
+  'checkout.record_unreadable_stripe_event(text,text,text,uuid,text,bytea)',
   'checkout.refund_order(uuid,bigint,text,text,text)',
   'checkout.release_checkout_lease(uuid)',
   'checkout.transition_counts()',
@@ -72,6 +73,9 @@ describe('checkout_app', () => {
     expect(await db.app.oneFirst(sql.unsafe`select checkout.expire_order(${third})`)).toBe('applied');
     const event = await db.app.oneFirst(sql.unsafe`select checkout.apply_stripe_event('evt_priv_1', 'customer.created', '{}'::jsonb) ->> 'outcome'`);
     expect(event).toBe('ignored');
+    const unreadable = await db.app.oneFirst(sql.unsafe`
+      select checkout.record_unreadable_stripe_event('evt_priv_2', null, null, null, 'test', convert_to('{}', 'UTF8')) ->> 'outcome'`);
+    expect(unreadable).toBe('anomaly');
   });
 
   it.each([

@@ -1,9 +1,13 @@
 // /openapi.json must describe exactly what the app serves: the routes come from the Koa routers
 // themselves, so a route added without documentation (or documented but gone) fails here.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { pino } from 'pino';
 import { createApp } from '../../src/http/app.ts';
-import { request, startTestService, type TestService } from '../support/service.ts';
+import { checkoutRequestSchema } from '../../src/http/routes/checkout.ts';
+import { basket, checkoutBasket, postCheckout, request, startTestService, type TestService } from '../support/service.ts';
+import { postEvent, stripeEvent } from '../support/stripe-events.ts';
 
 let service: TestService;
 let document: any;
@@ -83,3 +87,48 @@ describe('GET /openapi.json', () => {
     expect(contract.filter((status) => !documented.includes(status))).toEqual([]);
   });
 });
+
+// The document is generated from the zod schemas the handlers use (src/http/openapi.ts): real
+// responses, validated against it with an independent JSON Schema 2020-12 validator, must conform.
+describe('responses the service sends conform to the document', () => {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  const contentSchema = (path: string, method: string, status: string): object => {
+    const response = document.paths[path][method].responses[status];
+    const resolved = response.$ref ? document.components.responses.Problem : response;
+    return Object.values(resolved.content as Record<string, { schema: object }>)[0]!.schema;
+  };
+  const expectConforms = (schema: object, body: unknown) => {
+    const validate = ajv.compile(schema);
+    expect([validate(body), validate.errors ?? null]).toEqual([true, null]);
+  };
+
+  it('POST /checkout 201 and 400, GET /orders/{orderId} 200 and 404, webhook 200', async () => {
+    const created = await postCheckout(service, basket, { 'idempotency-key': `openapi-${Date.now()}` });
+    expect(created.status).toBe(201);
+    expectConforms(contentSchema('/checkout', 'post', '201'), created.body);
+    const invalid = await postCheckout(service, { ...basket, customerId: 'a\u0000' }, { 'idempotency-key': 'k' });
+    expect(invalid.status).toBe(400);
+    expectConforms(contentSchema('/checkout', 'post', '400'), invalid.body);
+
+    const { orderId } = await checkoutBasket(service);
+    const order = await request(service, 'GET', `/orders/${orderId}`);
+    expectConforms(contentSchema('/orders/{orderId}', 'get', '200'), order.body);
+    const missing = await request(service, 'GET', '/orders/00000000-0000-4000-8000-000000000000');
+    expect(missing.status).toBe(404);
+    expectConforms(contentSchema('/orders/{orderId}', 'get', '404'), missing.body);
+
+    const event = await postEvent(service, stripeEvent('customer.created', { id: 'cus_1', object: 'customer' }));
+    expectConforms(contentSchema('/webhooks/stripe', 'post', '200'), event.body);
+    expectConforms(contentSchema('/healthz', 'get', '200'), (await request(service, 'GET', '/healthz')).body);
+    expectConforms(contentSchema('/readyz', 'get', '200'), (await request(service, 'GET', '/readyz')).body);
+  });
+
+  it('the request body schema accepts what the handler accepts and refuses what it refuses', () => {
+    const validate = ajv.compile(document.paths['/checkout'].post.requestBody.content['application/json'].schema);
+    for (const body of [basket, { ...basket, customerId: 'é'.repeat(64) }, { ...basket, extra: 1 }, { ...basket, items: [] }, { ...basket, customerId: 'x'.repeat(65) }]) {
+      expect([body, validate(body)]).toEqual([body, checkoutRequestSchema.safeParse(body).success]);
+    }
+  });
+});
+

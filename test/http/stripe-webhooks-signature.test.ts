@@ -1,6 +1,7 @@
 // Every request that is not a verified test-mode Stripe event is refused with 400 before anything is
 // written. Each body is a valid payment_intent.succeeded for a real pending order, so a refusal that
-// let it through would confirm the order and show up here.
+// let it through would confirm the order and show up here. (A verified body that is not a readable
+// event is a 200 anomaly: stripe-webhooks-unreadable.test.ts.)
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { basket, postCheckout, startTestService, type JsonResponse, type TestService } from '../support/service.ts';
@@ -71,11 +72,6 @@ describe('POST /webhooks/stripe refuses what it cannot verify', () => {
     const signed = JSON.stringify(event, null, 2);
     const compact = JSON.stringify(JSON.parse(signed));
     await expectRefused(orderId, () => postRaw(service, compact, { 'stripe-signature': signature(signed, service.webhookSecret) }), '/problems/invalid-signature');
-  });
-
-  it('a body that is not JSON, validly signed', async () => {
-    const { orderId } = await pendingOrderEvent();
-    await expectRefused(orderId, () => postEvent(service, 'type=payment_intent.succeeded&id=evt_1'), '/problems/invalid-signature');
   });
 
   it('a livemode event at this test-mode service', async () => {

@@ -3,31 +3,33 @@ import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
 import { z } from 'zod';
 import { startCheckout } from '../../checkout/start-checkout.ts';
-import type { Order } from '../../db/checkout-functions.ts';
 import { readJsonBody } from '../body.ts';
 import type { Metrics } from '../metrics.ts';
 import { validationProblem, type FieldError } from '../problem.ts';
+import { checkoutResponseSchema, sendJson } from '../responses.ts';
+import { text } from '../text.ts';
 import { fieldErrors } from '../validation.ts';
 
-export const idempotencyKeySchema = z.string().regex(/^[\x20-\x7E]{1,255}$/, 'must be 1 to 255 printable ASCII characters');
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x20-\x7E]{1,255}$/, 'must be 1 to 255 printable ASCII characters')
+  .meta({ description: 'Same key and body again: the same order and clientSecret (Idempotent-Replayed: true).' });
 
+// Every number is a safe integer in the contract's range before SQL sees it (zod's int() is
+// Number.isSafeInteger; JSON's 1e3 is 1000 and refused, 1e400 is Infinity and refused).
 export const checkoutRequestSchema = z.strictObject({
-  customerId: z.string().min(1).max(64),
+  customerId: text({ max: 64, description: "The shopper's id in the frontend." }),
   currency: z.string().regex(/^[a-z]{3}$/, 'must be a lower-case ISO 4217 code').default('nzd'),
   items: z
     .array(z.strictObject({
-      sku: z.string().min(1).max(64),
+      sku: text({ max: 64 }),
       quantity: z.number().int().min(1).max(999),
     }))
     .min(1)
     .max(100)
-    .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'each SKU may appear only once'),
+    .refine((items) => new Set(items.map((i) => i.sku)).size === items.length, 'each SKU may appear only once')
+    .meta({ description: '1 to 100 lines, a SKU at most once.' }),
 });
-
-export function publicOrder(order: Order) {
-  const { orderId, status, currency, amountTotal, lines, paymentIntentId } = order;
-  return { orderId, status, currency, amountTotal, lines, paymentIntentId };
-}
 
 export function checkoutRoutes(deps: { pool: DatabasePool; stripe: Stripe; metrics: Metrics; leaseSeconds: number }) {
   const router = new Router();
@@ -47,9 +49,8 @@ export function checkoutRoutes(deps: { pool: DatabasePool; stripe: Stripe; metri
     );
     deps.metrics.checkouts.inc({ outcome: result.outcome });
     if (result.outcome === 'replayed') ctx.set('Idempotent-Replayed', 'true');
-    ctx.status = 201;
     ctx.set('Location', `/orders/${result.order.orderId}`);
-    ctx.body = { ...publicOrder(result.order), clientSecret: result.clientSecret };
+    sendJson(ctx, 201, checkoutResponseSchema, { ...result.order, clientSecret: result.clientSecret });
   });
   return router;
 }

@@ -3,10 +3,10 @@ import type { DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { findOrder } from '../../db/checkout-functions.ts';
 import { Problem } from '../problem.ts';
+import { orderResponseSchema, sendJson } from '../responses.ts';
 import { parseOrThrow } from '../validation.ts';
-import { publicOrder } from './checkout.ts';
 
-const orderIdSchema = z.uuid({ message: 'must be a UUID' });
+export const orderIdSchema = z.uuid({ message: 'must be a UUID' });
 
 export function orderRoutes(deps: { pool: DatabasePool }) {
   const router = new Router();
@@ -14,16 +14,7 @@ export function orderRoutes(deps: { pool: DatabasePool }) {
     const orderId = parseOrThrow(z.object({ orderId: orderIdSchema }), ctx.params, 'path').orderId;
     const order = await findOrder(deps.pool, orderId);
     if (!order) throw new Problem(404, 'order-not-found', 'Order not found', { detail: `No order ${orderId}.` });
-    // Never the client secret: it lets its holder pay, and GET is not bound to the shopper's session.
-    ctx.body = {
-      ...publicOrder(order),
-      amountReceived: order.amountReceived,
-      amountRefunded: order.amountRefunded,
-      createdAt: order.createdAt,
-      updatedAt: order.updatedAt,
-      history: order.history,
-      paymentEvents: order.paymentEvents,
-    };
+    sendJson(ctx, 200, orderResponseSchema, order);
   });
   return router;
 }
