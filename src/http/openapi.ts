@@ -33,7 +33,7 @@ export const openApiDocument = {
         parameters: [{
           name: 'Idempotency-Key', in: 'header', required: true,
           schema: { type: 'string', pattern: '^[\\x20-\\x7E]{1,255}$' },
-          description: 'Same key and body again: the same order and clientSecret (Idempotent-Replayed: true).',
+          description: 'Same key and body again: the same order (Idempotent-Replayed: true), with its clientSecret while it waits for payment, without once paid; 409 /problems/order-{cancelled,expired,refunded} once closed.',
         }],
         requestBody: {
           required: true,
@@ -56,9 +56,16 @@ export const openApiDocument = {
           '201': {
             description: 'Order created (or replayed).',
             headers: { 'Idempotent-Replayed': { schema: { type: 'string', enum: ['true'] } }, Location: { schema: { type: 'string' } } },
-            content: json({ type: 'object', required: ['orderId', 'status', 'clientSecret'], properties: { ...orderCore, clientSecret: { type: 'string' } } }),
+            content: json({
+              type: 'object', required: ['orderId', 'status'],
+              properties: { ...orderCore, clientSecret: { type: 'string', description: 'Absent once the order is PAYMENT_CONFIRMED.' } },
+            }),
           },
-          '400': problem, '409': problem, '413': problem, '415': problem, '422': problem, '502': problem, '503': problem,
+          '400': problem,
+          '409': { ...problem, description: 'A request with this key is still running, or its order is closed (type /problems/order-cancelled, -expired, -refunded, with orderId).' },
+          '413': problem, '415': problem,
+          '422': { ...problem, description: 'Key reused with another body, unknown SKU, or a total outside the payment provider\'s limits (/problems/amount-too-small, amount-too-large).' },
+          '502': problem, '503': problem,
         },
       },
     },

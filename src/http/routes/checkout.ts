@@ -6,7 +6,7 @@ import { startCheckout } from '../../checkout/start-checkout.ts';
 import type { Order } from '../../db/checkout-functions.ts';
 import { readJsonBody } from '../body.ts';
 import type { Metrics } from '../metrics.ts';
-import { validationProblem, type FieldError } from '../problem.ts';
+import { closedOrderProblem, validationProblem, type FieldError } from '../problem.ts';
 import { fieldErrors } from '../validation.ts';
 
 export const idempotencyKeySchema = z.string().regex(/^[\x20-\x7E]{1,255}$/, 'must be 1 to 255 printable ASCII characters');
@@ -46,10 +46,12 @@ export function checkoutRoutes(deps: { pool: DatabasePool; stripe: Stripe; metri
       { idempotencyKey: key.data, ...parsed.data, leaseSeconds: deps.leaseSeconds },
     );
     deps.metrics.checkouts.inc({ outcome: result.outcome });
+    if (result.outcome === 'closed') throw closedOrderProblem(result.order);
     if (result.outcome === 'replayed') ctx.set('Idempotent-Replayed', 'true');
     ctx.status = 201;
     ctx.set('Location', `/orders/${result.order.orderId}`);
-    ctx.body = { ...publicOrder(result.order), clientSecret: result.clientSecret };
+    // A paid order comes without a client secret (README, "Deviations from CONTRACT.md").
+    ctx.body = { ...publicOrder(result.order), ...(result.clientSecret !== undefined && { clientSecret: result.clientSecret }) };
   });
   return router;
 }
