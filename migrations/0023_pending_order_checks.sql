@@ -73,8 +73,12 @@ grant execute on function
   checkout.record_order_check(uuid, boolean),
   checkout.orders_due_for_check(interval, integer, boolean)
   to checkout_app;
+-- The jobs list orders through orders_due_for_check now; pending_orders_older_than stays for DBAs
+-- (checkout.stale_pending_orders).
+revoke execute on function checkout.pending_orders_older_than(interval) from checkout_app;
 
 -- Down Migration
+grant execute on function checkout.pending_orders_older_than(interval) to checkout_app;
 drop function checkout.orders_due_for_check(interval, integer, boolean);
 drop function checkout.record_order_check(uuid, boolean);
 drop index checkout.payment_anomalies_open_order_idx;

@@ -22,8 +22,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-// What 0007_roles.sql (and 0008/0009 for the DBA and metrics functions, 0021-0023 for the lease
-// and the jobs) grant to checkout_app.
+// What 0007_roles.sql (and 0009 for the metrics function, 0021-0023 for the lease and the jobs)
+// grant to checkout_app; 0023 took pending_orders_older_than (0008) back: DBAs only.
 const appFunctions = [
   'checkout.apply_stripe_event(text,text,jsonb,text)',
   'checkout.attach_payment_intent(uuid,text,uuid)',
@@ -34,7 +34,6 @@ const appFunctions = [
   'checkout.expire_order(uuid,text,uuid,text)',
   'checkout.order_json(uuid)',
   'checkout.orders_due_for_check(interval,integer,boolean)',
-  'checkout.pending_orders_older_than(interval)',
   'checkout.record_order_check(uuid,boolean)',
   'checkout.refund_order(uuid,bigint,text,text,text)',
   'checkout.release_checkout_lease(uuid,uuid)',
@@ -64,7 +63,6 @@ describe('checkout_app', () => {
     await q(sql.unsafe`select checkout.release_checkout_lease(${orderId}, ${checkoutToken})`);
     await q(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${pi}, ${checkoutToken})`);
     await q(sql.unsafe`select checkout.order_json(${orderId})`);
-    await q(sql.unsafe`select * from checkout.pending_orders_older_than('0 seconds')`);
     await q(sql.unsafe`select * from checkout.orders_due_for_check('0 seconds', 10, false)`);
     await q(sql.unsafe`select checkout.record_order_check(${orderId}, false)`);
     await q(sql.unsafe`select * from checkout.transition_counts()`);
