@@ -141,7 +141,10 @@ describe('in the service', () => {
     const { orderId } = await createOrder(service.db.app);
     await waitUntil('the scheduler expired the order', async () => (await orderRow(service!.db.admin, orderId)).status === 'EXPIRED');
     expect((await historyOf(service.db.admin, orderId)).at(-1)).toMatchObject({ to_status: 'EXPIRED', source: 'expiry_job' });
-    const runLine = service.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'background jobs ran' && l.jobs.expireAbandonedOrders?.outcomes?.expired === 1);
+    // The order is EXPIRED when the job commits; the run's log line (and its metrics) come after the run.
+    const expiringRun = () => service!.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'background jobs ran' && l.jobs.expireAbandonedOrders?.outcomes?.expired === 1);
+    await waitUntil('the run that expired the order is logged', () => expiringRun() !== undefined);
+    const runLine = expiringRun();
     expect(runLine).toMatchObject({ jobs: { reconcilePendingPayments: { skipped: false }, expireAbandonedOrders: { examined: 1 } } });
     const metrics = (await request(service, 'GET', '/metrics')).body as string;
     expect(metrics).toMatch(/^checkout_job_runs_total\{job="expireAbandonedOrders",result="completed"\} [1-9]/m);
