@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { paymentIntentIdFor, seedCatalog, sqlstateOf, statusOf } from '../support/orders.ts';
+import { idleFor, paymentIntentIdFor, seedCatalog, sqlstateOf, statusOf } from '../support/orders.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -27,9 +27,7 @@ const claim = (orderId: string, paymentIntentId: string | null, lease = '1 minut
     select checkout.claim_order_for_expiry(${orderId}, ${paymentIntentId}, interval '1 hour', ${lease}::interval) as c`);
 const expire = (orderId: string, paymentIntentId: string | null, token: string) =>
   db.app.oneFirst(sql.unsafe`select checkout.expire_order(${orderId}, ${paymentIntentId}, ${token}) as r`);
-/** As if the order's last checkout activity was two hours ago. */
-const idleFor2Hours = (orderId: string) =>
-  db.admin.query(sql.unsafe`update checkout.orders set last_checkout_at = now() - interval '2 hours' where id = ${orderId}`);
+const idleFor2Hours = (orderId: string) => idleFor(db.admin, orderId, 120);
 
 /** An idle order under `key`, with a PaymentIntent attached unless `withPaymentIntent` is false. */
 async function idleOrder(key: string, withPaymentIntent: boolean): Promise<string> {

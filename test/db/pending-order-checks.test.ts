@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { createOrder, paymentIntentIdFor, seedCatalog } from '../support/orders.ts';
+import { createOrder, idleFor, paymentIntentIdFor, seedCatalog } from '../support/orders.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -26,13 +26,13 @@ const dueForExpiry = (limit = 1000) =>
 const dueForReconciliation = (limit = 1000) =>
   db.app.anyFirst(sql.type(z.object({ id: z.string() }))`select order_id as id from checkout.orders_due_for_check('1 hour', ${limit}, true)`);
 
-/** A pending order with a PaymentIntent, its last checkout activity `idle` ago. */
-async function idleOrder(idle = '2 hours', withPaymentIntent = true): Promise<string> {
+/** A pending order with a PaymentIntent, its last checkout activity `idleMinutes` ago. */
+async function idleOrder(idleMinutes = 120, withPaymentIntent = true): Promise<string> {
   const { orderId, checkoutToken } = await createOrder(db.app);
   if (withPaymentIntent) {
     await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentIdFor(orderId)}, ${checkoutToken})`);
   }
-  await db.admin.query(sql.unsafe`update checkout.orders set last_checkout_at = now() - ${idle}::interval where id = ${orderId}`);
+  await idleFor(db.admin, orderId, idleMinutes);
   return orderId;
 }
 
@@ -90,16 +90,16 @@ describe('the orders due', () => {
   });
 
   it('for reconciliation: only orders with a PaymentIntent', async () => {
-    const without = await idleOrder('2 hours', false);
+    const without = await idleOrder(120, false);
     expect(await dueForExpiry()).toContain(without);
     expect(await dueForReconciliation()).not.toContain(without);
   });
 
   it('are at most the batch, the least recently looked at first', async () => {
     // Idle far longer than any other order of this file, so that they are the first three.
-    const oldest = await idleOrder('30 days');
-    const middle = await idleOrder('20 days');
-    const newest = await idleOrder('10 days');
+    const oldest = await idleOrder(30 * 1440);
+    const middle = await idleOrder(20 * 1440);
+    const newest = await idleOrder(10 * 1440);
     expect(await dueForReconciliation(2)).toEqual([oldest, middle]);
     expect(await dueForExpiry(2)).toEqual([oldest, middle]);
     // Looked at now (nothing to do): behind every order looked at less recently.

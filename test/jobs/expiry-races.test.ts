@@ -8,6 +8,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { expireAbandonedOrders } from '../../src/jobs/expire-abandoned-orders.ts';
 import type { JobDeps } from '../../src/jobs/job-deps.ts';
+import { idleFor } from '../support/orders.ts';
 import { basket, postCheckout, startTestService, type JsonResponse, type TestService } from '../support/service.ts';
 import { orderRow, waitUntil } from '../support/stripe-events.ts';
 
@@ -27,8 +28,7 @@ const expireIdle = (stripe: JobDeps['stripe']) =>
   expireAbandonedOrders({ pool: service.pool, stripe, logger }, { olderThanSeconds: 3600, batchSize: 100, claimSeconds: 60 });
 
 /** As if the order's last checkout activity was `hours` ago (the job takes the longest idle first). */
-const idleFor = (orderId: string, hours: number) =>
-  service.db.admin.query(sql.unsafe`update checkout.orders set last_checkout_at = now() - make_interval(hours => ${hours}) where id = ${orderId}`);
+const idleForHours = (orderId: string, hours: number) => idleFor(service.db.admin, orderId, hours * 60);
 
 /** The SDK, except that `meanwhile` runs right after Stripe cancelled `paymentIntentId` for the job. */
 function cancelling(paymentIntentId: string, meanwhile: () => Promise<void>): JobDeps['stripe'] {
@@ -54,14 +54,14 @@ const orderIdOfKey = (key: string) =>
 describe('a customer comes back between the listing and the claim of their order', () => {
   it('resumed before a PaymentIntent existed: the checkout attaches one, the job leaves the order, the customer pays it', async () => {
     const first = await checkoutWith(randomUUID());
-    await idleFor(first.body.orderId, 3);
+    await idleForHours(first.body.orderId, 3);
     // The second order's first request failed at Stripe: no PaymentIntent yet.
     const key = randomUUID();
     service.simulator.faults.add({ method: 'POST', path: '/v1/payment_intents', action: 'fail', status: 500, times: 'always' });
     expect((await checkoutWith(key)).status).toBe(502);
     service.simulator.faults.clear();
     const orderId = await orderIdOfKey(key);
-    await idleFor(orderId, 2);
+    await idleForHours(orderId, 2);
 
     let resumed: JsonResponse | undefined;
     const run = await expireIdle(cancelling(first.body.paymentIntentId, async () => {
@@ -80,10 +80,10 @@ describe('a customer comes back between the listing and the claim of their order
 
   it('replayed with its PaymentIntent: the customer gets the secret again, the job leaves the order and its PaymentIntent', async () => {
     const first = await checkoutWith(randomUUID());
-    await idleFor(first.body.orderId, 3);
+    await idleForHours(first.body.orderId, 3);
     const key = randomUUID();
     const second = await checkoutWith(key);
-    await idleFor(second.body.orderId, 2);
+    await idleForHours(second.body.orderId, 2);
 
     let replayed: JsonResponse | undefined;
     const run = await expireIdle(cancelling(first.body.paymentIntentId, async () => {
@@ -102,7 +102,7 @@ describe('a customer comes back between the job\'s cancel and its expire', () =>
   it('is told to wait (409, no client secret), then that the order expired', async () => {
     const key = randomUUID();
     const order = await checkoutWith(key);
-    await idleFor(order.body.orderId, 2);
+    await idleForHours(order.body.orderId, 2);
     // The webhook of the job's cancel would expire the order itself; held so that the job's own steps come first.
     service.simulator.webhooks.pause();
 

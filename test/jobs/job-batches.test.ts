@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { sql } from 'slonik';
 import { expireAbandonedOrders } from '../../src/jobs/expire-abandoned-orders.ts';
 import { reconcilePendingPayments } from '../../src/jobs/reconcile-pending-payments.ts';
-import { createOrder, endBackOff } from '../support/orders.ts';
+import { createOrder, endBackOff, idleFor } from '../support/orders.ts';
 import { checkoutBasket, startTestService, type TestService } from '../support/service.ts';
 import { orderRow } from '../support/stripe-events.ts';
 
@@ -24,8 +24,7 @@ const deps = () => ({ pool: service.pool, stripe: service.stripe, logger });
 const reconcile = (batchSize = 100) => reconcilePendingPayments(deps(), { olderThanSeconds: 3600, batchSize });
 const expire = () => expireAbandonedOrders(deps(), { olderThanSeconds: 3600, batchSize: 100, claimSeconds: 60 });
 
-const idleFor = (orderId: string, minutes: number) =>
-  service.db.admin.query(sql.unsafe`update checkout.orders set last_checkout_at = now() - make_interval(mins => ${minutes}) where id = ${orderId}`);
+const idle = (orderId: string, minutes: number) => idleFor(service.db.admin, orderId, minutes);
 /** The PaymentIntents the simulator was asked for (GET), in order, since `from` requests. */
 const retrieved = (from: number) =>
   service.simulator.requestLog.slice(from).filter((r) => r.method === 'GET').map((r) => r.path.replace('/v1/payment_intents/', ''));
@@ -35,9 +34,9 @@ const cancelled = (from: number) =>
 describe('a run of reconciliation', () => {
   it('asks Stripe about at most the batch, the orders idle longest first; the next run starts with those it left', async () => {
     const orders = [await checkoutBasket(service), await checkoutBasket(service), await checkoutBasket(service)];
-    await idleFor(orders[0]!.orderId, 180);
-    await idleFor(orders[1]!.orderId, 150);
-    await idleFor(orders[2]!.orderId, 120);
+    await idle(orders[0]!.orderId, 180);
+    await idle(orders[1]!.orderId, 150);
+    await idle(orders[2]!.orderId, 120);
 
     let from = service.simulator.requestLog.length;
     expect(await reconcile(2)).toMatchObject({ skipped: false, examined: 2, outcomes: { unchanged: 2 } });
@@ -58,7 +57,7 @@ describe('an order with an open payment anomaly', () => {
     await service.db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntent.id}, ${checkoutToken})`);
     service.simulator.webhooks.pause();
     await service.stripe.paymentIntents.confirm(paymentIntent.id, { payment_method: 'pm_card_visa' });
-    await idleFor(orderId, 600);
+    await idle(orderId, 600);
 
     let from = service.simulator.requestLog.length;
     expect(await reconcile()).toMatchObject({ outcomes: { anomaly: 1, confirmed: 0 } });

@@ -107,3 +107,8 @@ export async function waitForLockWaiters(admin: DatabasePool, fragment: string, 
 export async function endBackOff(admin: DatabasePool, orderId: string): Promise<void> {
   await admin.query(sql.unsafe`update checkout.pending_order_checks set next_check_at = now() - interval '1 second' where order_id = ${orderId}`);
 }
+
+/** As if the order's last checkout activity was `minutes` ago: the jobs measure idle time from it. */
+export async function idleFor(admin: DatabasePool, orderId: string, minutes: number): Promise<void> {
+  await admin.query(sql.unsafe`update checkout.orders set last_checkout_at = now() - make_interval(mins => ${minutes}) where id = ${orderId}`);
+}
