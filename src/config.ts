@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { minimumCheckoutLeaseSeconds } from './checkout/checkout-lease.ts';
+import { STRIPE_MAX_NETWORK_RETRIES, stripeCallWorstCaseMs } from './stripe/client.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -25,7 +27,8 @@ const schema = z.object({
   // Its control API has no authentication: loopback unless a container must publish it.
   STRIPE_SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
-  CHECKOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  // Unset: derived from STRIPE_TIMEOUT_MS (src/checkout/checkout-lease.ts); set: at least that long.
+  CHECKOUT_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).optional(),
   KAFKA_BROKERS: z.string().regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'must be host:port[,host:port…]').default('localhost:9092'),
   ORDER_CONFIRMED_TOPIC: kafkaTopic.default('checkout.order-confirmed'),
   ORDER_REFUNDED_TOPIC: kafkaTopic.default('checkout.order-refunded'),
@@ -40,11 +43,14 @@ const schema = z.object({
   JOBS_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   ORDER_EXPIRE_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
   PAYMENT_RECONCILE_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(600),
+  // At most this many orders per job run, so that a backlog costs a bounded number of Stripe calls.
+  JOBS_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
   // Outbox rows older than this, and behind the replication slot, are deleted (src/jobs/purge-outbox.ts).
   OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
 });
 
-export type Config = z.infer<typeof schema> & {
+export type Config = Omit<z.infer<typeof schema>, 'CHECKOUT_LEASE_SECONDS'> & {
+  CHECKOUT_LEASE_SECONDS: number;
   /** True when no DATABASE_URL is given: the service runs its own PostgreSQL. */
   embeddedPostgres: boolean;
   /** True when no STRIPE_SECRET_KEY is given: the service serves and uses the Stripe simulator. */
@@ -74,8 +80,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.JOBS_INTERVAL_SECONDS > 0 && config.DATABASE_POOL_SIZE < 2) {
     throw new ConfigError('Invalid configuration:\n  DATABASE_POOL_SIZE: must be at least 2 when JOBS_INTERVAL_SECONDS > 0 (background jobs)');
   }
+  const minimumLease = minimumCheckoutLeaseSeconds(config.STRIPE_TIMEOUT_MS);
+  if (config.CHECKOUT_LEASE_SECONDS !== undefined && config.CHECKOUT_LEASE_SECONDS < minimumLease) {
+    const attempts = STRIPE_MAX_NETWORK_RETRIES + 1;
+    throw new ConfigError(
+      `Invalid configuration:\n  CHECKOUT_LEASE_SECONDS: ${config.CHECKOUT_LEASE_SECONDS} s is shorter than the longest a POST /checkout may need ` +
+        `with STRIPE_TIMEOUT_MS=${config.STRIPE_TIMEOUT_MS} (${attempts} attempts at Stripe with their back-off, ${stripeCallWorstCaseMs(config.STRIPE_TIMEOUT_MS)} ms, ` +
+        `then attaching the PaymentIntent: ${minimumLease} s); set CHECKOUT_LEASE_SECONDS to at least ${minimumLease} or lower STRIPE_TIMEOUT_MS`,
+    );
+  }
   return {
     ...config,
+    CHECKOUT_LEASE_SECONDS: config.CHECKOUT_LEASE_SECONDS ?? minimumLease,
     embeddedPostgres: !config.DATABASE_URL,
     stripeSimulator: !config.STRIPE_SECRET_KEY,
     stripeLivemode: Boolean(config.STRIPE_SECRET_KEY?.includes('_live_')),

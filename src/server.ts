@@ -80,7 +80,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       stripe = createStripeClient({ secretKey: config.STRIPE_SECRET_KEY!, apiUrl: config.STRIPE_API_URL, timeoutMs: config.STRIPE_TIMEOUT_MS });
     }
 
-    const { app } = createApp({
+    const { app, metrics } = createApp({
       pool, stripe, logger, webhookSecret, stripeLivemode: config.stripeLivemode, checkoutLeaseSeconds: config.CHECKOUT_LEASE_SECONDS,
     });
     const server = await listenHttp(app, {
@@ -95,7 +95,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
     // Background jobs start once the app listens, so webhooks caused by their Stripe calls are received.
     if (config.JOBS_INTERVAL_SECONDS > 0) {
-      const jobs = startPendingOrderJobs({ pool, stripe, logger }, config);
+      const jobs = startPendingOrderJobs({ pool, stripe, logger, metricsRegistry: metrics.registry }, config);
       stops.push(() => jobs.stop());
     }
 

@@ -2,8 +2,13 @@ import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
 import { attachPaymentIntent, createOrder, releaseCheckoutLease, type NewOrder, type Order } from '../db/checkout-functions.ts';
 import type { Logger } from '../log.ts';
+import { cancelAbandonedPaymentIntent } from './cancel-abandoned-payment-intent.ts';
 
-export type CheckoutResult = { order: Order; clientSecret: string; outcome: 'created' | 'replayed' | 'resumed' };
+export type CheckoutResult =
+  /** clientSecret is absent once the order is paid: there is nothing left to pay with it. */
+  | { outcome: 'created' | 'replayed' | 'resumed'; order: Order; clientSecret: string | undefined }
+  /** The key of a CANCELLED, EXPIRED or REFUNDED order: the same refusal every time. */
+  | { outcome: 'closed'; order: Order };
 
 /**
  * Stripe's idempotency key for the PaymentIntent of an order: every attempt for one order (a retry
@@ -14,21 +19,25 @@ export function paymentIntentIdempotencyKey(orderId: string): string {
 }
 
 /**
- * Phase 1. The order is committed first (PENDING_PAYMENT, priced in SQL); only then is Stripe
- * called, outside any transaction; then the PaymentIntent id is attached. If Stripe fails the
- * order stays, its lease is released, and the client's retry with the same key resumes here.
+ * Phase 1. The order is committed first (PENDING_PAYMENT, priced in SQL) with this request holding
+ * its checkout lease; only then is Stripe called, outside any transaction; then the PaymentIntent is
+ * attached with the lease's token. If Stripe fails the order stays, the lease is released, and the
+ * client's retry with the same key resumes here.
  */
 export async function startCheckout(
   deps: { pool: DatabasePool; stripe: Stripe; log: Logger },
   request: NewOrder,
 ): Promise<CheckoutResult> {
-  const { outcome, order } = await createOrder(deps.pool, request);
-
-  if (outcome === 'replayed' && order.paymentIntentId) {
+  const created = await createOrder(deps.pool, request);
+  if (created.outcome === 'closed') return created;
+  if (created.outcome === 'replayed') {
+    const { order } = created;
+    if (order.status !== 'PENDING_PAYMENT' || !order.paymentIntentId) return { outcome: 'replayed', order, clientSecret: undefined };
     const paymentIntent = await deps.stripe.paymentIntents.retrieve(order.paymentIntentId);
-    return { order, clientSecret: requireClientSecret(paymentIntent), outcome };
+    return { outcome: 'replayed', order, clientSecret: requireClientSecret(paymentIntent) };
   }
 
+  const { order, checkoutToken } = created;
   let paymentIntent: Stripe.PaymentIntent;
   try {
     paymentIntent = await deps.stripe.paymentIntents.create(
@@ -41,14 +50,24 @@ export async function startCheckout(
       { idempotencyKey: paymentIntentIdempotencyKey(order.orderId) },
     );
   } catch (error) {
-    await releaseCheckoutLease(deps.pool, order.orderId).catch((releaseError: unknown) =>
+    await releaseCheckoutLease(deps.pool, order.orderId, checkoutToken).catch((releaseError: unknown) =>
       // The lease then runs out by itself; the retry only has to wait for it.
       deps.log.warn({ err: releaseError, orderId: order.orderId }, 'could not release the checkout lease'),
     );
     throw error;
   }
-  const attached = await attachPaymentIntent(deps.pool, order.orderId, paymentIntent.id);
-  return { order: attached, clientSecret: requireClientSecret(paymentIntent), outcome };
+
+  const attached = await attachPaymentIntent(deps.pool, order.orderId, paymentIntent.id, checkoutToken);
+  if (attached.outcome === 'closed') {
+    // The order was closed while this request waited on Stripe: no client may get a secret for it,
+    // and the PaymentIntent is cancelled so that nobody can pay it either.
+    await cancelAbandonedPaymentIntent(deps.stripe, paymentIntent.id).catch((cancelError: unknown) =>
+      deps.log.warn({ err: cancelError, orderId: order.orderId, paymentIntentId: paymentIntent.id }, 'could not cancel the PaymentIntent of a closed order'),
+    );
+    return { outcome: 'closed', order: attached.order };
+  }
+  const clientSecret = attached.order.status === 'PENDING_PAYMENT' ? requireClientSecret(paymentIntent) : undefined;
+  return { outcome: created.outcome, order: attached.order, clientSecret };
 }
 
 function requireClientSecret(paymentIntent: Stripe.PaymentIntent): string {

@@ -1,4 +1,4 @@
-// Typed calls of the SQL API functions (migrations/0005, 0006): the only SQL the handlers run.
+// Typed calls of the SQL API functions (migrations/0005, 0006, 0021): the only SQL the handlers run.
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { retryOnConflict } from './retry.ts';
@@ -39,23 +39,35 @@ export type NewOrder = {
 };
 
 const createOrderResult = z.object({
-  result: z.object({ outcome: z.enum(['created', 'replayed', 'resumed']), order: orderSchema }),
+  result: z.discriminatedUnion('outcome', [
+    // This request holds the order's checkout lease; the token proves it to attach / release.
+    z.object({ outcome: z.literal('created'), order: orderSchema, checkoutToken: z.uuid() }),
+    z.object({ outcome: z.literal('resumed'), order: orderSchema, checkoutToken: z.uuid() }),
+    z.object({ outcome: z.literal('replayed'), order: orderSchema }),
+    z.object({ outcome: z.literal('closed'), order: orderSchema }),
+  ]),
 });
+export type CreatedOrder = z.infer<typeof createOrderResult>['result'];
 
-export async function createOrder(pool: DatabasePool, input: NewOrder) {
+export async function createOrder(pool: DatabasePool, input: NewOrder): Promise<CreatedOrder> {
   return retryOnConflict(() => pool.oneFirst(sql.type(createOrderResult)`
     select checkout.create_order(
       ${input.idempotencyKey}, ${input.customerId}, ${input.currency}, ${sql.jsonb(input.items)},
       make_interval(secs => ${input.leaseSeconds})) as result`));
 }
 
-export async function attachPaymentIntent(pool: DatabasePool, orderId: string, paymentIntentId: string): Promise<Order> {
-  return retryOnConflict(() => pool.oneFirst(sql.type(z.object({ order: orderSchema }))`
-    select checkout.attach_payment_intent(${orderId}, ${paymentIntentId}) as order`));
+const attachResult = z.object({ result: z.object({ outcome: z.enum(['attached', 'closed']), order: orderSchema }) });
+
+/** CK014 when another request took the order's checkout over; outcome closed when the order was closed meanwhile. */
+export async function attachPaymentIntent(pool: DatabasePool, orderId: string, paymentIntentId: string, checkoutToken: string) {
+  return retryOnConflict(() => pool.oneFirst(sql.type(attachResult)`
+    select checkout.attach_payment_intent(${orderId}, ${paymentIntentId}, ${checkoutToken}) as result`));
 }
 
-export async function releaseCheckoutLease(pool: DatabasePool, orderId: string): Promise<void> {
-  await pool.query(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
+/** Ends the lease early if `checkoutToken` still holds it; whether it did. */
+export async function releaseCheckoutLease(pool: DatabasePool, orderId: string, checkoutToken: string): Promise<boolean> {
+  return pool.oneFirst(sql.type(z.object({ released: z.boolean() }))`
+    select checkout.release_checkout_lease(${orderId}, ${checkoutToken}) as released`);
 }
 
 export async function findOrder(pool: DatabasePool, orderId: string): Promise<Order | null> {
@@ -85,25 +97,6 @@ export async function transitionCounts(pool: DatabasePool) {
   return pool.any(sql.type(z.object({ from: z.string().nullable(), to: z.string(), transitions: z.number() }))`
     select from_status as "from", to_status as "to", transitions::int as transitions from checkout.transition_counts()`);
 }
-
-// --- Background jobs (src/jobs): expiry and reconciliation of pending orders (migrations/0005, 0008).
-
-const pendingOrder = z.object({ orderId: z.uuid(), paymentIntentId: z.string().nullable(), ageSeconds: z.number() });
-export type PendingOrder = z.infer<typeof pendingOrder>;
-
-/** PENDING_PAYMENT orders created more than `seconds` ago, oldest first. */
-export async function pendingOrdersOlderThan(pool: DatabasePool, seconds: number): Promise<readonly PendingOrder[]> {
-  return pool.any(sql.type(pendingOrder)`
-    select order_id as "orderId", payment_intent_id as "paymentIntentId", extract(epoch from age)::float8 as "ageSeconds"
-      from checkout.pending_orders_older_than(make_interval(secs => ${seconds}))`);
-}
-
-/** PENDING_PAYMENT -> EXPIRED (source expiry_job): applied, or ignored when already EXPIRED; CK001 from any other status. */
-export async function expireOrder(pool: DatabasePool, orderId: string, reason: string): Promise<'applied' | 'ignored'> {
-  return retryOnConflict(() => pool.oneFirst(sql.type(z.object({ outcome: z.enum(['applied', 'ignored']) }))`
-    select checkout.expire_order(${orderId}, ${reason}) as outcome`));
-}
-
 // --- The outbox (migrations/0011): retention and what /metrics reports about its delivery.
 
 const purgeResult = z.object({ deletedEvents: z.number().int(), deletedHeartbeats: z.number().int(), slotFound: z.boolean() });
@@ -124,3 +117,4 @@ export async function outboxDeliveryStatus(pool: DatabasePool): Promise<OutboxDe
            oldest_event_age_seconds as "oldestEventAgeSeconds"
       from checkout.outbox_delivery_status()`);
 }
+

@@ -15,7 +15,12 @@ export const sqlstates = {
   CK008: { status: 409, slug: 'history-append-only', title: 'The order history cannot be changed' },
   CK009: { status: 409, slug: 'payment-intent-mismatch', title: 'The order belongs to another PaymentIntent' },
   CK010: { status: 409, slug: 'order-closed', title: 'The order can no longer be paid' },
-} as const;
+  // The basket's total decides these, so the problem names the items field (errors[]).
+  CK011: { status: 422, slug: 'amount-too-small', title: 'The order total is below the smallest amount the payment provider charges', field: 'items' },
+  CK012: { status: 422, slug: 'amount-too-large', title: 'The order total is above the largest amount the payment provider charges', field: 'items' },
+  CK013: { status: 409, slug: 'order-changed', title: 'The order changed since the expiry job claimed it' },
+  CK014: { status: 409, slug: 'checkout-taken-over', title: 'A newer request with this Idempotency-Key took over the checkout' },
+} as const satisfies Record<string, { status: number; slug: string; title: string; field?: string }>;
 
 export type CheckoutSqlstate = keyof typeof sqlstates;
 

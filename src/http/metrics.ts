@@ -27,7 +27,7 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     }),
     checkouts: new Counter({
-      name: 'checkout_orders_checkout_total', help: 'POST /checkout results: created, replayed, resumed.',
+      name: 'checkout_orders_checkout_total', help: 'POST /checkout results: created, replayed, resumed, closed (the key of a closed order).',
       labelNames: ['outcome'] as const, registers: [registry],
     }),
     stripeEvents: new Counter({

@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import Stripe from 'stripe';
+import type { Order } from '../db/checkout-functions.ts';
 import { isCheckoutSqlstate, isDatabaseUnavailable, sqlstateOf, sqlstates } from '../db/errors.ts';
 import type { Logger } from '../log.ts';
 import type { ProblemDocument } from './responses.ts';
@@ -14,14 +15,20 @@ export class Problem extends Error {
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string>;
+  /** RFC 9457 extension members, e.g. the orderId a refusal is about. */
+  readonly extensions: Record<string, unknown>;
 
-  constructor(status: number, slug: string, title: string, options: { detail?: string; errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+  constructor(
+    status: number, slug: string, title: string,
+    options: { detail?: string; errors?: FieldError[]; headers?: Record<string, string>; extensions?: Record<string, unknown> } = {},
+  ) {
     super(title);
     this.status = status;
     this.slug = slug;
     this.detail = options.detail;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.extensions = options.extensions ?? {};
   }
 }
 
@@ -32,13 +39,28 @@ export function validationProblem(errors: FieldError[]): Problem {
   });
 }
 
+/**
+ * The answer to the Idempotency-Key of a CANCELLED, EXPIRED or REFUNDED order, the same every time:
+ * its type names the status (/problems/order-expired …), its body the order.
+ */
+export function closedOrderProblem(order: Pick<Order, 'orderId' | 'status'>): Problem {
+  const status = order.status.toLowerCase();
+  return new Problem(409, `order-${status}`, `The order is ${status}`, {
+    detail: `Order ${order.orderId} is ${order.status} and can no longer be paid; start a new checkout with a new Idempotency-Key.`,
+    extensions: { orderId: order.orderId, orderStatus: order.status },
+  });
+}
+
 /** Maps anything thrown below the edge to a Problem; unknown errors become an opaque 500. */
 export function toProblem(error: unknown): Problem {
   if (error instanceof Problem) return error;
   const code = sqlstateOf(error);
   if (isCheckoutSqlstate(code)) {
-    const { status, slug, title } = sqlstates[code];
-    return new Problem(status, slug, title, { detail: (error as Error).message });
+    const known: { status: number; slug: string; title: string; field?: string } = sqlstates[code];
+    const detail = (error as Error).message;
+    return new Problem(known.status, known.slug, known.title, {
+      detail, ...(known.field ? { errors: [{ field: known.field, in: 'body', message: detail }] } : {}),
+    });
   }
   if (isDatabaseUnavailable(error)) {
     return new Problem(503, 'database-unavailable', 'The order database is unavailable', {
@@ -70,6 +92,8 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
  */
 export function problemDocument(problem: Problem, instance: string | undefined, requestId: string | undefined): ProblemDocument {
   return {
+    // Extensions first: the members RFC 9457 defines cannot be overridden by them.
+    ...problem.extensions,
     type: `/problems/${problem.slug}`,
     title: problem.message,
     status: problem.status,

@@ -30,7 +30,9 @@ const orderCore = {
 
 export const checkoutResponseSchema = z.object({
   ...orderCore,
-  clientSecret: z.string().meta({ description: 'For Stripe.js to confirm the PaymentIntent; returned only here.' }),
+  clientSecret: z.string().optional().meta({
+    description: 'For Stripe.js to confirm the PaymentIntent; returned only here, and not for an order already paid (nothing is left to pay with it).',
+  }),
 });
 
 // Never the client secret: it lets its holder pay, and GET is not bound to the shopper's session.
@@ -72,6 +74,9 @@ export const problemSchema = z.object({
   instance: z.string().optional(),
   requestId: z.string().optional(),
   errors: z.array(z.object({ field: z.string(), in: z.enum(['body', 'header', 'path']), message: z.string() })).optional(),
+  // The key of a closed order (409 /problems/order-cancelled, -expired, -refunded): which order, in which status.
+  orderId: z.uuid().optional(),
+  orderStatus: z.enum(['CANCELLED', 'EXPIRED', 'REFUNDED']).optional(),
 });
 export type ProblemDocument = z.output<typeof problemSchema>;
 

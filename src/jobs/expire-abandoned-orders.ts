@@ -1,57 +1,83 @@
 import Stripe from 'stripe';
-import { expireOrder, findOrder, pendingOrdersOlderThan, type PendingOrder } from '../db/checkout-functions.ts';
+import { cancelAbandonedPaymentIntent } from '../checkout/cancel-abandoned-payment-intent.ts';
+import { releaseCheckoutLease } from '../db/checkout-functions.ts';
 import { sqlstateOf } from '../db/errors.ts';
+import { claimOrderForExpiry, expireOrder, ordersDueForCheck, recordOrderCheck, type DueOrder } from '../db/job-functions.ts';
 import { applyPaymentIntentState, retrievePaymentIntent } from './apply-payment-intent-state.ts';
+import { forEachDueOrder } from './for-each-due-order.ts';
 import type { JobDeps } from './job-deps.ts';
-import { countOutcomes, type JobRun } from './job-run.ts';
-import { pendingOrdersLock } from './pending-orders-lock.ts';
-import { runExclusively } from './run-exclusively.ts';
+import type { JobRun } from './job-run.ts';
 
-const outcomes = ['expired', 'confirmed', 'closedElsewhere', 'unchanged', 'anomaly', 'failed'] as const;
-export type ExpiryOutcome = (typeof outcomes)[number];
+const outcomes = ['expired', 'confirmed', 'closedElsewhere', 'resumed', 'unchanged', 'anomaly'] as const;
+type Examined = (typeof outcomes)[number];
+export type ExpiryOutcome = Examined | 'failed';
 
-/** Same key on every attempt for one PaymentIntent: a run that died after the cancel replays it. */
-export function cancelIdempotencyKey(paymentIntentId: string): string {
-  return `expire-abandoned-${paymentIntentId}`;
-}
+export type ExpiryOptions = {
+  /** Idle time since the order's last checkout activity (create, resume, replay, attach). */
+  olderThanSeconds: number;
+  batchSize: number;
+  /** How long the job holds an order it works on (src/checkout/checkout-lease.ts, expiryClaimSeconds). */
+  claimSeconds: number;
+};
+
+type HeldOrder = DueOrder & { checkoutToken: string };
 
 /**
- * Abandoned orders (DESIGN.md, "the hard cases"): cancels the PaymentIntent at Stripe first and only
- * then marks the order EXPIRED, so a customer cannot pay an order that is already closed. If Stripe
- * refuses because the payment went through, the order is confirmed instead. An order without a
- * PaymentIntent never reached Stripe and expires directly. One failing order (Stripe down) is logged
- * and stays pending for the next run.
+ * Abandoned orders (DESIGN.md, "the hard cases"). Each order is first claimed: the job takes its
+ * checkout lease, only if no checkout activity happened since it was listed, so no customer can
+ * resume or replay it (and get a client secret) while the job works on it. Then the PaymentIntent is
+ * cancelled at Stripe and only then is the order EXPIRED, so a customer cannot pay an order that is
+ * already closed. If Stripe refuses because the payment went through, the order is confirmed
+ * instead. An order without a PaymentIntent never reached Stripe and expires directly.
  */
-export async function expireAbandonedOrders(deps: JobDeps, options: { olderThanSeconds: number }): Promise<JobRun<ExpiryOutcome>> {
-  const run = await runExclusively(deps.pool, pendingOrdersLock, async () => {
-    const orders = await pendingOrdersOlderThan(deps.pool, options.olderThanSeconds);
-    const results: ExpiryOutcome[] = [];
-    for (const order of orders) {
-      if (deps.signal?.aborted) break;
-      results.push(await expireOrderSafely(deps, order).catch((error: unknown) => {
-        deps.logger.warn({ err: error, orderId: order.orderId, paymentIntentId: order.paymentIntentId }, 'expiry: order left pending, will retry next run');
-        return 'failed' as const;
-      }));
-    }
-    return countOutcomes(outcomes, results);
+export async function expireAbandonedOrders(deps: JobDeps, options: ExpiryOptions): Promise<JobRun<ExpiryOutcome>> {
+  return forEachDueOrder(deps, {
+    name: 'expiry',
+    outcomes,
+    list: () => ordersDueForCheck(deps.pool, { idleSeconds: options.olderThanSeconds, limit: options.batchSize, paymentIntentRequired: false }),
+    examine: (order) => claimAndExpire(deps, order, options),
   });
-  return run.ran ? run.result : { skipped: true };
 }
 
-async function expireOrderSafely(deps: JobDeps, order: PendingOrder): Promise<ExpiryOutcome> {
-  const reason = `payment not completed within ${Math.floor(order.ageSeconds)} s`;
+async function claimAndExpire(deps: JobDeps, order: DueOrder, options: ExpiryOptions): Promise<Examined> {
+  const claim = await claimOrderForExpiry(deps.pool, order, options.olderThanSeconds, options.claimSeconds);
+  switch (claim.outcome) {
+    case 'claimed':
+      break;
+    case 'resumed':
+      deps.logger.info({ orderId: order.orderId }, 'expiry: the customer came back to the checkout since it was listed, order left pending');
+      return 'resumed';
+    case 'busy':
+      // A POST /checkout holds the order right now (its PaymentIntent is being created): next run.
+      return 'unchanged';
+    case 'closed':
+      deps.logger.info({ orderId: order.orderId, status: claim.status }, 'expiry: order was closed meanwhile');
+      return 'closedElsewhere';
+  }
+  const held: HeldOrder = { ...order, checkoutToken: claim.checkoutToken };
+  const outcome = await expireHeld(deps, held).catch(async (error: unknown) => {
+    await release(deps, held);
+    throw error;
+  });
+  if (outcome !== 'unchanged') return outcome;
+  // Still pending at Stripe (processing, requires_action) or paid with an anomaly: hand the order back.
+  await release(deps, held);
+  const check = await recordOrderCheck(deps.pool, held.orderId, false);
+  if (check.outcome !== 'open_anomaly') return 'unchanged';
+  // Paid, but not as ordered: never expire money taken; the anomaly waits for a person.
+  deps.logger.warn({ orderId: held.orderId, paymentIntentId: held.paymentIntentId, nextCheckAt: check.nextCheckAt }, 'expiry: order has an open payment anomaly, left pending and backed off');
+  return 'anomaly';
+}
+
+async function expireHeld(deps: JobDeps, order: HeldOrder): Promise<Examined> {
+  const reason = `payment not completed within ${Math.floor(order.idleSeconds)} s of the last checkout activity`;
   if (order.paymentIntentId === null) return expire(deps, order, reason);
 
   let paymentIntent: Stripe.PaymentIntent;
   try {
-    paymentIntent = await deps.stripe.paymentIntents.cancel(
-      order.paymentIntentId,
-      { cancellation_reason: 'abandoned' },
-      { idempotencyKey: cancelIdempotencyKey(order.paymentIntentId) },
-    );
+    paymentIntent = await cancelAbandonedPaymentIntent(deps.stripe, order.paymentIntentId);
   } catch (error) {
-    // Stripe refuses to cancel a PaymentIntent that succeeded or is processing, or was cancelled
-    // already (https://docs.stripe.com/api/payment_intents/cancel): ask what it is now.
+    // Refused: it succeeded, is processing, or was cancelled already. Ask what it is now.
     if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'payment_intent_unexpected_state')) throw error;
     paymentIntent = await retrievePaymentIntent(deps, order.paymentIntentId);
   }
@@ -62,27 +88,29 @@ async function expireOrderSafely(deps: JobDeps, order: PendingOrder): Promise<Ex
     deps.logger.info({ orderId: order.orderId, paymentIntentId: paymentIntent.id }, 'expiry: PaymentIntent had succeeded, order confirmed instead');
     return 'confirmed';
   }
-  if (applied?.outcome === 'anomaly') {
-    // Paid, but not as ordered: never expire money taken; the anomaly waits for a person.
-    deps.logger.warn({ orderId: order.orderId, paymentIntentId: paymentIntent.id, anomaly: applied.anomaly }, 'expiry: payment anomaly recorded, order left pending');
-    return 'anomaly';
-  }
-  deps.logger.info({ orderId: order.orderId, paymentIntentId: paymentIntent.id, status: paymentIntent.status }, 'expiry: PaymentIntent not cancelable now, order left pending');
+  deps.logger.info({ orderId: order.orderId, paymentIntentId: paymentIntent.id, status: paymentIntent.status, applied: applied?.outcome }, 'expiry: PaymentIntent not cancelable now');
   return 'unchanged';
 }
 
-async function expire(deps: JobDeps, order: PendingOrder, reason: string): Promise<ExpiryOutcome> {
+async function expire(deps: JobDeps, order: HeldOrder, reason: string): Promise<Examined> {
   try {
-    await expireOrder(deps.pool, order.orderId, reason);
+    await expireOrder(deps.pool, order, reason);
     return 'expired';
   } catch (error) {
-    // The order moved since it was listed (a customer's cancel, a payment): closed either way. The
-    // webhook of this job's own cancel (reason abandoned) expires it too, so that is not this case.
-    // A POST /checkout holds the order right now (its PaymentIntent is being created): next run.
-    if (sqlstateOf(error) === 'CK003') return 'unchanged';
-    if (sqlstateOf(error) !== 'CK001') throw error;
-    const now = await findOrder(deps.pool, order.orderId);
-    deps.logger.info({ orderId: order.orderId, status: now?.status }, 'expiry: order was closed meanwhile');
-    return 'closedElsewhere';
+    // A webhook closed the order meanwhile (the customer's cancel: webhooks do not wait for leases).
+    // The webhook of this job's own cancel (reason abandoned) expires it too, so that is not this case.
+    if (sqlstateOf(error) === 'CK001') {
+      deps.logger.info({ orderId: order.orderId }, 'expiry: order was closed meanwhile');
+      return 'closedElsewhere';
+    }
+    // CK013: the claim ran out and a checkout request took the order over; it is the customer's again.
+    if (sqlstateOf(error) === 'CK013') return 'resumed';
+    throw error;
   }
+}
+
+async function release(deps: JobDeps, order: HeldOrder): Promise<void> {
+  await releaseCheckoutLease(deps.pool, order.orderId, order.checkoutToken).catch((error: unknown) =>
+    // It runs out by itself after claimSeconds.
+    deps.logger.warn({ err: error, orderId: order.orderId }, 'expiry: could not release the claim'));
 }

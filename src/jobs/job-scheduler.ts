@@ -3,6 +3,9 @@ import type { JobRun } from './job-run.ts';
 
 export type ScheduledJob = { name: string; run: (signal: AbortSignal) => Promise<JobRun<string>> };
 
+/** Told about every run of every job, e.g. by jobMetrics (src/jobs/job-metrics.ts). */
+export type JobObserver = (job: string, finished: { run: JobRun<string> } | { error: unknown }, durationSeconds: number) => void;
+
 export type JobScheduler = {
   /** Resolves after the run in progress (if any) has finished; no run starts after it is called. */
   stop(): Promise<void>;
@@ -15,8 +18,10 @@ export type JobScheduler = {
  * runs never overlap in one process (across processes, the jobs guard themselves with an advisory
  * lock). One log line per run, with what each job did.
  */
-export function startJobScheduler(options: { intervalMs: number; jobs: readonly ScheduledJob[]; logger: Logger }): JobScheduler {
-  const { intervalMs, jobs, logger } = options;
+export function startJobScheduler(options: {
+  intervalMs: number; jobs: readonly ScheduledJob[]; logger: Logger; observe?: JobObserver;
+}): JobScheduler {
+  const { intervalMs, jobs, logger, observe = () => {} } = options;
   const stopping = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
@@ -28,12 +33,17 @@ export function startJobScheduler(options: { intervalMs: number; jobs: readonly 
     let failed = false;
     for (const job of jobs) {
       if (stopping.signal.aborted) break;
+      const jobStarted = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - jobStarted) / 1e9;
       try {
-        results[job.name] = await job.run(stopping.signal);
+        const run = await job.run(stopping.signal);
+        results[job.name] = run;
+        observe(job.name, { run }, seconds());
       } catch (error) {
         // e.g. the database is down: the whole job waits for the next run.
         failed = true;
         results[job.name] = { error: error instanceof Error ? error.message : String(error) };
+        observe(job.name, { error }, seconds());
       }
     }
     logger[failed ? 'warn' : 'info']({ jobs: results, durationMs: Date.now() - started }, 'background jobs ran');

@@ -1,44 +1,40 @@
-import { pendingOrdersOlderThan, type PendingOrder } from '../db/checkout-functions.ts';
+import { ordersDueForCheck, recordOrderCheck, type DueOrder } from '../db/job-functions.ts';
 import { applyPaymentIntentState, retrievePaymentIntent } from './apply-payment-intent-state.ts';
+import { forEachDueOrder } from './for-each-due-order.ts';
 import type { JobDeps } from './job-deps.ts';
-import { countOutcomes, type JobRun } from './job-run.ts';
-import { pendingOrdersLock } from './pending-orders-lock.ts';
-import { runExclusively } from './run-exclusively.ts';
+import type { JobRun } from './job-run.ts';
 
-const outcomes = ['confirmed', 'cancelled', 'unchanged', 'anomaly', 'failed'] as const;
-export type ReconcileOutcome = (typeof outcomes)[number];
+const outcomes = ['confirmed', 'cancelled', 'unchanged', 'anomaly'] as const;
+export type ReconcileOutcome = (typeof outcomes)[number] | 'failed';
 
 /**
- * A missed webhook (Stripe gave up, the endpoint was down): asks Stripe for the PaymentIntent of
- * every order still pending after `olderThanSeconds` and applies a succeeded or canceled one the way
- * its webhook would have. One failing order is logged and left for the next run.
+ * A missed webhook (Stripe gave up, the endpoint was down): asks Stripe for the PaymentIntent of at
+ * most `batchSize` orders still pending `olderThanSeconds` after their last checkout activity, and
+ * applies a succeeded or canceled one the way its webhook would have. An order with an open payment
+ * anomaly (or on which Stripe keeps failing) is asked about less and less often (record_order_check).
  */
-export async function reconcilePendingPayments(deps: JobDeps, options: { olderThanSeconds: number }): Promise<JobRun<ReconcileOutcome>> {
-  const run = await runExclusively(deps.pool, pendingOrdersLock, async () => {
-    const orders = (await pendingOrdersOlderThan(deps.pool, options.olderThanSeconds)).filter((o) => o.paymentIntentId !== null);
-    const results: ReconcileOutcome[] = [];
-    for (const order of orders) {
-      if (deps.signal?.aborted) break;
-      results.push(await reconcileOrder(deps, order).catch((error: unknown) => {
-        deps.logger.warn({ err: error, orderId: order.orderId, paymentIntentId: order.paymentIntentId }, 'reconciliation: order left pending, will retry next run');
-        return 'failed' as const;
-      }));
-    }
-    return countOutcomes(outcomes, results);
+export async function reconcilePendingPayments(
+  deps: JobDeps, options: { olderThanSeconds: number; batchSize: number },
+): Promise<JobRun<ReconcileOutcome>> {
+  return forEachDueOrder(deps, {
+    name: 'reconciliation',
+    outcomes,
+    list: () => ordersDueForCheck(deps.pool, { idleSeconds: options.olderThanSeconds, limit: options.batchSize, paymentIntentRequired: true }),
+    examine: (order) => reconcileOrder(deps, order),
   });
-  return run.ran ? run.result : { skipped: true };
 }
 
-async function reconcileOrder(deps: JobDeps, order: PendingOrder): Promise<ReconcileOutcome> {
+async function reconcileOrder(deps: JobDeps, order: DueOrder): Promise<(typeof outcomes)[number]> {
   const paymentIntent = await retrievePaymentIntent(deps, order.paymentIntentId!);
   const applied = await applyPaymentIntentState(deps.pool, paymentIntent);
-  if (!applied || applied.outcome !== 'applied') {
-    if (applied?.outcome === 'anomaly') {
-      deps.logger.warn({ orderId: order.orderId, paymentIntentId: paymentIntent.id, anomaly: applied.anomaly }, 'reconciliation: payment anomaly recorded');
-      return 'anomaly';
-    }
-    return 'unchanged';
+  if (applied?.outcome === 'applied') {
+    deps.logger.info({ orderId: order.orderId, paymentIntentId: paymentIntent.id, status: paymentIntent.status }, 'reconciliation: applied a missed PaymentIntent state');
+    return paymentIntent.status === 'succeeded' ? 'confirmed' : 'cancelled';
   }
-  deps.logger.info({ orderId: order.orderId, paymentIntentId: paymentIntent.id, status: paymentIntent.status }, 'reconciliation: applied a missed PaymentIntent state');
-  return paymentIntent.status === 'succeeded' ? 'confirmed' : 'cancelled';
+  const check = await recordOrderCheck(deps.pool, order.orderId, false);
+  if (check.outcome === 'open_anomaly') {
+    deps.logger.warn({ orderId: order.orderId, paymentIntentId: paymentIntent.id, anomaly: applied?.anomaly, nextCheckAt: check.nextCheckAt }, 'reconciliation: order has an open payment anomaly, backing off');
+    return 'anomaly';
+  }
+  return 'unchanged';
 }

@@ -62,8 +62,8 @@ describe('payment_intent.succeeded', () => {
   });
 
   it('is found by the attached PaymentIntent id when metadata is missing', async () => {
-    const { orderId } = await createOrder(db.app);
-    await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentIdFor(orderId)})`);
+    const { orderId, checkoutToken } = await createOrder(db.app);
+    await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentIdFor(orderId)}, ${checkoutToken})`);
     const r = await apply('payment_intent.succeeded', paymentIntent(orderId, { metadata: {} }));
     expect(r).toMatchObject({ outcome: 'applied', orderId });
   });
@@ -99,8 +99,8 @@ describe('payment_intent.succeeded', () => {
   });
 
   it('payment_intent_mismatch: money taken through another PaymentIntent', async () => {
-    const { orderId } = await createOrder(db.app);
-    await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentIdFor(orderId)})`);
+    const { orderId, checkoutToken } = await createOrder(db.app);
+    await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentIdFor(orderId)}, ${checkoutToken})`);
     const r = await apply('payment_intent.succeeded', paymentIntent(orderId, { id: 'pi_someotherintent' }));
     expect(r).toMatchObject({ outcome: 'anomaly', anomaly: 'payment_intent_mismatch', orderId });
     expect(await anomaliesOf(r.eventId)).toEqual([{ kind: 'payment_intent_mismatch', order_id: orderId, payment_intent_id: 'pi_someotherintent' }]);
@@ -212,8 +212,8 @@ describe('charge.refunded', () => {
   });
 
   it('before the payment is confirmed: recorded on the pending order, no transition, no event (test/db/refunds)', async () => {
-    const { orderId } = await createOrder(db.app);
-    await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentIdFor(orderId)})`);
+    const { orderId, checkoutToken } = await createOrder(db.app);
+    await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentIdFor(orderId)}, ${checkoutToken})`);
     const r = await apply('charge.refunded', charge(orderId, { amount_refunded: 500, refunded: false }));
     expect(r).toMatchObject({ outcome: 'applied', orderId, anomaly: null });
     expect(await statusOf(db.admin, orderId)).toBe('PENDING_PAYMENT');

@@ -12,7 +12,6 @@ import { pino } from 'pino';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { applyStripeEvent, attachPaymentIntent, createOrder, releaseCheckoutLease } from '../../src/db/checkout-functions.ts';
-import { sqlstateOf } from '../../src/db/errors.ts';
 import { expireAbandonedOrders } from '../../src/jobs/expire-abandoned-orders.ts';
 import { reconcilePendingPayments } from '../../src/jobs/reconcile-pending-payments.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -77,32 +76,27 @@ class Run {
       case 'deliver':
         return this.deliver(a.pick, a.keepForDuplicate);
       case 'expire':
-        return void (await expireAbandonedOrders({ pool: db.app, stripe: stripe.client, logger }, { olderThanSeconds: 0 }));
+        return void (await expireAbandonedOrders({ pool: db.app, stripe: stripe.client, logger }, { olderThanSeconds: 0, batchSize: 100, claimSeconds: 60 }));
       case 'reconcile':
-        return void (await reconcilePendingPayments({ pool: db.app, stripe: stripe.client, logger }, { olderThanSeconds: 0 }));
+        return void (await reconcilePendingPayments({ pool: db.app, stripe: stripe.client, logger }, { olderThanSeconds: 0, batchSize: 100 }));
     }
   }
 
   /** POST /checkout's sequence (src/checkout/start-checkout.ts) with Stripe's answer from the model. */
   private async checkout(slotNo: number, stripeFails: boolean): Promise<void> {
     const quantity = slotNo + 1;
-    let result;
-    try {
-      result = await createOrder(db.app, {
-        idempotencyKey: `prop-${this.id}-${slotNo}`, customerId: 'c-prop', currency: 'nzd',
-        items: [{ sku: 'MILK-2L', quantity }], leaseSeconds: 0,
-      });
-    } catch (error) {
-      if (sqlstateOf(error) === 'CK010') return; // the order is closed: a resume is refused
-      throw error;
-    }
-    const { order, outcome } = result;
+    const result = await createOrder(db.app, {
+      idempotencyKey: `prop-${this.id}-${slotNo}`, customerId: 'c-prop', currency: 'nzd',
+      items: [{ sku: 'MILK-2L', quantity }], leaseSeconds: 0,
+    });
+    const { order } = result;
     const known = this.orders.get(slotNo) ?? { orderId: order.orderId, total: order.amountTotal };
     this.orders.set(slotNo, known);
-    if (outcome === 'replayed') return;
-    if (stripeFails) return releaseCheckoutLease(db.app, order.orderId);
+    // Replayed (a PaymentIntent is attached, or the order is paid) or closed: nothing to do at Stripe.
+    if (result.outcome !== 'created' && result.outcome !== 'resumed') return;
+    if (stripeFails) return void (await releaseCheckoutLease(db.app, order.orderId, result.checkoutToken));
     known.pi ??= stripe.createPaymentIntent(order.orderId, order.amountTotal);
-    await attachPaymentIntent(db.app, order.orderId, known.pi.id);
+    await attachPaymentIntent(db.app, order.orderId, known.pi.id, result.checkoutToken);
   }
 
   private withPaymentIntent(slotNo: number, act: (pi: ModelPaymentIntent) => void): void {
@@ -121,7 +115,7 @@ class Run {
   /** Stripe delivers everything it still has, then reconciliation runs once. */
   async settle(): Promise<void> {
     while (stripe.queue.length > 0) await applyStripeEvent(db.app, stripe.queue.shift()!);
-    await reconcilePendingPayments({ pool: db.app, stripe: stripe.client, logger }, { olderThanSeconds: 0 });
+    await reconcilePendingPayments({ pool: db.app, stripe: stripe.client, logger }, { olderThanSeconds: 0, batchSize: 100 });
     while (stripe.queue.length > 0) await applyStripeEvent(db.app, stripe.queue.shift()!);
   }
 }

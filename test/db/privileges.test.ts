@@ -6,7 +6,7 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { countRows, createOrder, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf } from '../support/orders.ts';
+import { countRows, createOrder, expireOrderAsJob, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf } from '../support/orders.ts';
 
 let db: TestDatabase;
 let readonly: DatabasePool;
@@ -22,26 +22,30 @@ afterAll(async () => {
   await db?.drop();
 });
 
-// What 0007_roles.sql (and 0008/0009 for the DBA and metrics functions, 0030 for unreadable events) grant to checkout_app.
+// What 0007_roles.sql (and 0009 for the metrics function, 0011 for the outbox, 0021-0023 for the
+// lease and the jobs, 0030 for unreadable events) grant to checkout_app; 0023 took
+// pending_orders_older_than (0008) back: DBAs only.
 const appFunctions = [
   'checkout.apply_stripe_event(text,text,jsonb,text)',
-  'checkout.attach_payment_intent(uuid,text)',
+  'checkout.attach_payment_intent(uuid,text,uuid)',
   'checkout.cancel_order(uuid,text,text,text)',
+  'checkout.claim_order_for_expiry(uuid,text,interval,interval)',
   'checkout.confirm_payment(uuid,text,bigint,text,text,text)',
   'checkout.create_order(text,text,text,jsonb,interval)',
-  'checkout.expire_order(uuid,text)',
+  'checkout.expire_order(uuid,text,uuid,text)',
   'checkout.order_json(uuid)',
+  'checkout.orders_due_for_check(interval,integer,boolean)',
   'checkout.outbox_delivery_status(name)',
-  'checkout.pending_orders_older_than(interval)',
   'checkout.purge_outbox(interval,name)',
+  'checkout.record_order_check(uuid,boolean)',
   'checkout.record_unreadable_stripe_event(text,text,text,uuid,text,bytea)',
   'checkout.refund_order(uuid,bigint,text,text,text)',
-  'checkout.release_checkout_lease(uuid)',
+  'checkout.release_checkout_lease(uuid,uuid)',
   'checkout.transition_counts()',
 ];
 const tables = [
-  'products', 'orders', 'order_lines', 'order_status_transitions', 'order_status_history', 'stripe_events', 'payment_anomalies', 'outbox',
-  'cdc_heartbeat', 'outbox_retention_marks',
+  'products', 'currency_limits', 'orders', 'order_lines', 'order_status_transitions', 'order_status_history', 'stripe_events',
+  'payment_anomalies', 'pending_order_checks', 'outbox', 'cdc_heartbeat', 'outbox_retention_marks',
 ];
 const views = ['order_timeline', 'stale_pending_orders', 'open_payment_anomalies'];
 
@@ -57,20 +61,22 @@ describe('checkout_app', () => {
   });
 
   it('can call each of them', async () => {
-    const { orderId, amountTotal } = await createOrder(db.app);
+    const { orderId, amountTotal, checkoutToken } = await createOrder(db.app);
     const pi = paymentIntentIdFor(orderId);
     const q = (query: ReturnType<typeof sql.unsafe>) => db.app.query(query);
-    await q(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
-    await q(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${pi})`);
+    await q(sql.unsafe`select checkout.release_checkout_lease(${orderId}, ${checkoutToken})`);
+    await q(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${pi}, ${checkoutToken})`);
     await q(sql.unsafe`select checkout.order_json(${orderId})`);
-    await q(sql.unsafe`select * from checkout.pending_orders_older_than('0 seconds')`);
+    await q(sql.unsafe`select * from checkout.orders_due_for_check('0 seconds', 10, false)`);
+    await q(sql.unsafe`select checkout.record_order_check(${orderId}, false)`);
     await q(sql.unsafe`select * from checkout.transition_counts()`);
     expect(await db.app.oneFirst(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, ${amountTotal}, 'nzd', 'test')`)).toBe('applied');
     expect(await db.app.oneFirst(sql.unsafe`select checkout.refund_order(${orderId}, ${amountTotal}, 'test', 'test')`)).toBe('applied');
     const other = (await createOrder(db.app)).orderId;
     expect(await db.app.oneFirst(sql.unsafe`select checkout.cancel_order(${other}, 'test', 'test')`)).toBe('applied');
     const third = (await createOrder(db.app)).orderId;
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.expire_order(${third})`)).toBe('applied');
+    // expireOrderAsJob calls claim_order_for_expiry, then expire_order.
+    expect(await db.app.oneFirst(expireOrderAsJob(third))).toBe('applied');
     const event = await db.app.oneFirst(sql.unsafe`select checkout.apply_stripe_event('evt_priv_1', 'customer.created', '{}'::jsonb) ->> 'outcome'`);
     expect(event).toBe('ignored');
     const unreadable = await db.app.oneFirst(sql.unsafe`

@@ -24,9 +24,9 @@ const apply = (type: string, object: object, source = 'stripe_webhook') =>
 
 /** A pending order (MILK-2L x2 = 1198) with its PaymentIntent attached, and Stripe-shaped objects for it. */
 async function pendingOrder() {
-  const { orderId } = await createOrder(db.app);
+  const { orderId, checkoutToken } = await createOrder(db.app);
   const pi = paymentIntentIdFor(orderId);
-  await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${pi})`);
+  await db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${pi}, ${checkoutToken})`);
   const chargeId = `ch_${randomUUID().replaceAll('-', '').slice(0, 24)}`;
   const charge = (amountRefunded: number) => ({
     id: chargeId, object: 'charge', amount: 1198, amount_captured: 1198, amount_refunded: amountRefunded,

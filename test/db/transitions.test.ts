@@ -4,7 +4,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import {
-  countRows, legalTransitions, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf, statuses, statusOf, type Status,
+  countRows, expireOrderAsJob, legalTransitions, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf, statuses, statusOf, type Status,
 } from '../support/orders.ts';
 
 let db: TestDatabase;
@@ -67,7 +67,7 @@ describe('as the application role', () => {
       case 'CANCELLED':
         return sql.unsafe`select checkout.cancel_order(${orderId}, 'test', 'test') as r`;
       case 'EXPIRED':
-        return sql.unsafe`select checkout.expire_order(${orderId}) as r`;
+        return expireOrderAsJob(orderId);
       case 'REFUNDED':
         // From PENDING_PAYMENT: the refund is recorded first, then the payment's confirmation closes the order.
         return from === 'PENDING_PAYMENT'
@@ -109,13 +109,15 @@ describe('as the application role', () => {
     });
   });
 
-  it('expire_order refuses an order whose POST /checkout still holds it (CK003), and changes nothing', async () => {
-    const orderId = await db.app.oneFirst(sql.type(z.object({ id: z.string() }))`
-      select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', '[{"sku":"MILK-2L","quantity":1}]', interval '1 hour')->'order'->>'orderId' as id`);
-    expect(await sqlstateOf(db.app.query(sql.unsafe`select checkout.expire_order(${orderId})`))).toBe('CK003');
+  it('the expiry job cannot claim an order whose POST /checkout still holds it, nor expire it (CK013); changes nothing', async () => {
+    const created = await db.app.oneFirst(sql.type(z.object({ r: z.object({ order: z.object({ orderId: z.string() }), checkoutToken: z.string() }) }))`
+      select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', '[{"sku":"MILK-2L","quantity":1}]', interval '1 hour') as r`);
+    const orderId = created.order.orderId;
+    expect(await db.app.oneFirst(sql.unsafe`select checkout.claim_order_for_expiry(${orderId}, null, '0 seconds', '1 minute') as c`)).toEqual({ outcome: 'busy' });
+    expect(await sqlstateOf(db.app.query(sql.unsafe`select checkout.expire_order(${orderId}, null, ${randomUUID()})`))).toBe('CK013');
     expect(await statusOf(db.admin, orderId)).toBe('PENDING_PAYMENT');
-    await db.app.query(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.expire_order(${orderId}) as r`)).toBe('applied');
+    expect(await db.app.oneFirst(sql.unsafe`select checkout.release_checkout_lease(${orderId}, ${created.checkoutToken}) as r`)).toBe(true);
+    expect(await db.app.oneFirst(expireOrderAsJob(orderId))).toBe('applied');
   });
 
   it('repeating a close is ignored, not an error', async () => {

@@ -137,7 +137,7 @@ describe('refunds reach the ERP; a payment refunded before its confirmation is n
     try {
       await pay(order);
       await service.stripe.refunds.create({ payment_intent: order.paymentIntentId, amount });
-      await reconcilePendingPayments({ pool: service.pool, stripe: service.stripe, logger: pino({ level: 'silent' }) }, { olderThanSeconds: 0 });
+      await reconcilePendingPayments({ pool: service.pool, stripe: service.stripe, logger: pino({ level: 'silent' }) }, { olderThanSeconds: 0, batchSize: 100 });
     } finally {
       service.simulator.webhooks.reset();
       await service.simulator.webhooks.idle();

@@ -175,6 +175,24 @@ describe('POST /checkout refuses bad input with a problem document and changes n
     expect(await countOrders()).toBe(before);
   });
 
+  it.each([
+    ['below Stripe\'s minimum (NZD 0.50)', 'LOLLY-10C', 4, 'amount-too-small', 'minimum charge of 50 nzd'],
+    ['above Stripe\'s maximum (99999999)', 'GOLD-BAR', 2, 'amount-too-large', 'maximum charge of 99999999 nzd'],
+  ])('a total %s → 422 naming the limit and the items field, and no order', async (_name, sku, quantity, type, limit) => {
+    await service.db.admin.query(sql.unsafe`
+      insert into checkout.products (sku, name, unit_amount) values ('LOLLY-10C', 'A lolly', 10), ('GOLD-BAR', 'Gold bar', 50000000)
+      on conflict do nothing`);
+    const before = await countOrders();
+    const requests = service.simulator.requestLog.length;
+    const response = await postCheckout(service, { customerId: 'c-1', items: [{ sku, quantity }] }, { 'idempotency-key': key() });
+    expect(response.status).toBe(422);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(response.body).toMatchObject({ type: `/problems/${type}`, status: 422, detail: expect.stringContaining(limit) });
+    expect(response.body.errors).toEqual([{ field: 'items', in: 'body', message: expect.stringContaining(limit) }]);
+    expect(await countOrders()).toBe(before);
+    expect(service.simulator.requestLog.length).toBe(requests);
+  });
+
   it('a currency the catalog does not sell in → 422', async () => {
     const response = await postCheckout(service, { ...basket, currency: 'usd' }, { 'idempotency-key': key() });
     expect(response.status).toBe(422);

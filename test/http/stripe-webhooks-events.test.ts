@@ -7,6 +7,7 @@ import { basket, postCheckout, request, startTestService, type TestService } fro
 import {
   anomaliesFor, historyOf, ledgerRow, orderRow, outboxOf, paymentIntentObject, postEvent, stripeEvent,
 } from '../support/stripe-events.ts';
+import { expireOrderAsJob } from '../support/orders.ts';
 
 let service: TestService;
 beforeAll(async () => {
@@ -90,7 +91,7 @@ describe('payment_intent.succeeded that must not confirm', () => {
   it.each(['EXPIRED', 'CANCELLED'])('for a closed order (%s) → anomaly paid_after_close, no transition, no outbox row', async (closed) => {
     const order = await pendingOrder();
     const close = closed === 'EXPIRED'
-      ? sql.unsafe`select checkout.expire_order(${order.orderId})`
+      ? expireOrderAsJob(order.orderId)
       : sql.unsafe`select checkout.cancel_order(${order.orderId}, 'test', 'customer gave up')`;
     await service.db.app.query(close);
     await deliver(piEvent('payment_intent.succeeded', order), 'anomaly', 'paid_after_close');

@@ -4,9 +4,10 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
-import { cancelIdempotencyKey, expireAbandonedOrders } from '../../src/jobs/expire-abandoned-orders.ts';
+import { cancelIdempotencyKey } from '../../src/checkout/cancel-abandoned-payment-intent.ts';
+import { expireAbandonedOrders } from '../../src/jobs/expire-abandoned-orders.ts';
 import type { JobDeps } from '../../src/jobs/job-deps.ts';
-import { createOrder } from '../support/orders.ts';
+import { createOrder, endBackOff } from '../support/orders.ts';
 import { checkoutBasket, startTestService, type TestService } from '../support/service.ts';
 import { historyOf, ledgerRow, orderRow, outboxOf } from '../support/stripe-events.ts';
 
@@ -23,7 +24,8 @@ afterAll(async () => service?.stop());
 
 const logger = pino({ level: 'silent' });
 const deps = (): JobDeps => ({ pool: service.pool, stripe: service.stripe, logger });
-const expire = (overrides: Partial<JobDeps> = {}) => expireAbandonedOrders({ ...deps(), ...overrides }, { olderThanSeconds: 0 });
+const expire = (overrides: Partial<JobDeps> = {}) =>
+  expireAbandonedOrders({ ...deps(), ...overrides }, { olderThanSeconds: 0, batchSize: 100, claimSeconds: 60 });
 
 const checkout = () => checkoutBasket(service);
 
@@ -103,14 +105,15 @@ describe('expireAbandonedOrders', () => {
     expect((await historyOf(service.db.admin, orderId)).at(-1)).toMatchObject({ to_status: 'EXPIRED', source: 'expiry_job' });
   });
 
-  it('an order whose POST /checkout is still at Stripe (it holds the lease) → left pending for the next run', async () => {
-    const orderId = await service.db.app.oneFirst(sql.type(z.object({ id: z.string() }))`
-      select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', '[{"sku":"MILK-2L","quantity":1}]', interval '1 hour')->'order'->>'orderId' as id`);
-    expect(await expire()).toMatchObject({ skipped: false, outcomes: { unchanged: 1, expired: 0, failed: 0 } });
+  it('an order whose POST /checkout is still at Stripe (it holds the lease) → not even listed, left pending for a later run', async () => {
+    const created = await service.db.app.oneFirst(sql.type(z.object({ r: z.object({ order: z.object({ orderId: z.string() }), checkoutToken: z.string() }) }))`
+      select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', '[{"sku":"MILK-2L","quantity":1}]', interval '1 hour') as r`);
+    const orderId = created.order.orderId;
+    expect(await expire()).toMatchObject({ skipped: false, examined: 0 });
     expect((await orderRow(service.db.admin, orderId)).status).toBe('PENDING_PAYMENT');
-    // Out of the way of the other tests' counts: as if the request had failed, then expired.
-    await service.db.app.query(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
-    await service.db.app.query(sql.unsafe`select checkout.expire_order(${orderId})`);
+    // As if the request had failed: the next run expires it.
+    await service.db.app.query(sql.unsafe`select checkout.release_checkout_lease(${orderId}, ${created.checkoutToken})`);
+    expect(await expire()).toMatchObject({ outcomes: { expired: 1 } });
   });
 
   it('a PaymentIntent already cancelled at Stripe → EXPIRED', async () => {
@@ -121,7 +124,7 @@ describe('expireAbandonedOrders', () => {
     expect((await orderRow(service.db.admin, order.orderId)).status).toBe('EXPIRED');
   });
 
-  it('Stripe failing for one order → that order stays PENDING_PAYMENT, the others are expired; a later run expires it', async () => {
+  it('Stripe failing for one order → that order stays PENDING_PAYMENT and is backed off, the others are expired; a run after the pause expires it', async () => {
     const failing = await checkout();
     const other = await checkout();
     service.simulator.faults.add({ method: 'POST', path: `/v1/payment_intents/${failing.paymentIntentId}/cancel`, action: 'fail', status: 500, times: 'always' });
@@ -134,6 +137,10 @@ describe('expireAbandonedOrders', () => {
     expect((await orderRow(service.db.admin, other.orderId)).status).toBe('EXPIRED');
 
     service.simulator.faults.clear();
+    const cancels = cancelRequests(failing.paymentIntentId).length;
+    expect(await expire()).toMatchObject({ examined: 0 });
+    expect(cancelRequests(failing.paymentIntentId)).toHaveLength(cancels);
+    await endBackOff(service.db.admin, failing.orderId);
     expect(await expire()).toMatchObject({ outcomes: { expired: 1, failed: 0 } });
     expect((await orderRow(service.db.admin, failing.orderId)).status).toBe('EXPIRED');
     expect(service.simulator.getPaymentIntent(failing.paymentIntentId)!.status).toBe('canceled');
@@ -146,6 +153,7 @@ describe('expireAbandonedOrders', () => {
     expect(await expire()).toMatchObject({ outcomes: { failed: 1 } });
     expect((await orderRow(service.db.admin, order.orderId)).status).toBe('PENDING_PAYMENT');
     service.simulator.faults.clear();
+    await endBackOff(service.db.admin, order.orderId);
     await expire();
     expect((await orderRow(service.db.admin, order.orderId)).status).toBe('EXPIRED');
   });

@@ -2,11 +2,13 @@
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { ConfigError, loadConfig } from '../../src/config.ts';
+import { jobMetrics } from '../../src/jobs/job-metrics.ts';
 import { startJobScheduler } from '../../src/jobs/job-scheduler.ts';
 import type { JobRun } from '../../src/jobs/job-run.ts';
 import { createOrder } from '../support/orders.ts';
-import { startTestService, type TestService } from '../support/service.ts';
+import { request, startTestService, type TestService } from '../support/service.ts';
 import { historyOf, orderRow, waitUntil } from '../support/stripe-events.ts';
 
 function capturingLogger() {
@@ -107,6 +109,29 @@ describe('startJobScheduler', () => {
   });
 });
 
+describe('jobMetrics', () => {
+  it('counts runs by result and orders by outcome, and keeps the last run\'s time, duration and outcomes', async () => {
+    const registry = new Registry();
+    const observe = jobMetrics(registry);
+    observe('expiry', { run: { skipped: false, examined: 3, outcomes: { expired: 2, failed: 1 } } }, 0.25);
+    observe('expiry', { run: { skipped: false, examined: 1, outcomes: { expired: 1, failed: 0 } } }, 0.5);
+    observe('expiry', { run: { skipped: true } }, 0.01);
+    observe('expiry', { error: new Error('database is down') }, 0.02);
+    const text = await registry.metrics();
+    for (const line of [
+      'checkout_job_runs_total{job="expiry",result="completed"} 2',
+      'checkout_job_runs_total{job="expiry",result="skipped"} 1',
+      'checkout_job_runs_total{job="expiry",result="failed"} 1',
+      'checkout_job_orders_total{job="expiry",outcome="expired"} 3',
+      'checkout_job_orders_total{job="expiry",outcome="failed"} 1',
+      'checkout_job_last_run_orders{job="expiry",outcome="expired"} 1',
+      'checkout_job_last_run_orders{job="expiry",outcome="failed"} 0',
+      'checkout_job_last_run_duration_seconds{job="expiry"} 0.02',
+    ]) expect(text.split('\n')).toContain(line);
+    expect(text).toMatch(/^checkout_job_last_run_timestamp_seconds\{job="expiry",result="failed"\} \d+/m);
+  });
+});
+
 describe('in the service', () => {
   let service: TestService | undefined;
   afterAll(async () => service?.stop());
@@ -116,8 +141,16 @@ describe('in the service', () => {
     const { orderId } = await createOrder(service.db.app);
     await waitUntil('the scheduler expired the order', async () => (await orderRow(service!.db.admin, orderId)).status === 'EXPIRED');
     expect((await historyOf(service.db.admin, orderId)).at(-1)).toMatchObject({ to_status: 'EXPIRED', source: 'expiry_job' });
-    const runLine = service.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'background jobs ran' && l.jobs.expireAbandonedOrders?.outcomes?.expired === 1);
+    // The order is EXPIRED when the job commits; the run's log line (and its metrics) come after the run.
+    const expiringRun = () => service!.logs.map((l) => JSON.parse(l)).find((l) => l.msg === 'background jobs ran' && l.jobs.expireAbandonedOrders?.outcomes?.expired === 1);
+    await waitUntil('the run that expired the order is logged', () => expiringRun() !== undefined);
+    const runLine = expiringRun();
     expect(runLine).toMatchObject({ jobs: { reconcilePendingPayments: { skipped: false }, expireAbandonedOrders: { examined: 1 } } });
+    const metrics = (await request(service, 'GET', '/metrics')).body as string;
+    expect(metrics).toMatch(/^checkout_job_runs_total\{job="expireAbandonedOrders",result="completed"\} [1-9]/m);
+    expect(metrics).toMatch(/^checkout_job_orders_total\{job="expireAbandonedOrders",outcome="expired"\} 1$/m);
+    expect(metrics).toMatch(/^checkout_job_last_run_timestamp_seconds\{job="reconcilePendingPayments",result="completed"\} \d/m);
+    expect(metrics).toMatch(/^checkout_job_last_run_duration_seconds\{job="expireAbandonedOrders"\} \d/m);
 
     const running = service;
     service = undefined;
@@ -132,11 +165,13 @@ describe('in the service', () => {
 describe('configuration', () => {
   const base = { DATABASE_URL: 'postgres://localhost/checkout' };
 
-  it('defaults: every 60 s, reconcile after 600 s, expire after 3600 s', () => {
-    expect(loadConfig(base)).toMatchObject({ JOBS_INTERVAL_SECONDS: 60, PAYMENT_RECONCILE_AFTER_SECONDS: 600, ORDER_EXPIRE_AFTER_SECONDS: 3600 });
+  it('defaults: every 60 s, reconcile after 600 s, expire after 3600 s, at most 100 orders a run', () => {
+    expect(loadConfig(base)).toMatchObject({
+      JOBS_INTERVAL_SECONDS: 60, PAYMENT_RECONCILE_AFTER_SECONDS: 600, ORDER_EXPIRE_AFTER_SECONDS: 3600, JOBS_BATCH_SIZE: 100,
+    });
   });
 
-  it.each(['JOBS_INTERVAL_SECONDS', 'ORDER_EXPIRE_AFTER_SECONDS', 'PAYMENT_RECONCILE_AFTER_SECONDS'])('an invalid %s fails naming the variable', (name) => {
+  it.each(['JOBS_INTERVAL_SECONDS', 'ORDER_EXPIRE_AFTER_SECONDS', 'PAYMENT_RECONCILE_AFTER_SECONDS', 'JOBS_BATCH_SIZE'])('an invalid %s fails naming the variable', (name) => {
     expect(() => loadConfig({ ...base, [name]: '-1' })).toThrow(new RegExp(`${name}:`));
     expect(() => loadConfig({ ...base, [name]: 'soon' })).toThrow(ConfigError);
   });

@@ -2,6 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { pino } from 'pino';
 import { reconcilePendingPayments } from '../../src/jobs/reconcile-pending-payments.ts';
+import { endBackOff } from '../support/orders.ts';
 import { checkoutBasket, startTestService, type TestService } from '../support/service.ts';
 import { historyOf, ledgerRow, orderRow, outboxOf } from '../support/stripe-events.ts';
 
@@ -17,7 +18,7 @@ afterEach(async () => {
 afterAll(async () => service?.stop());
 
 const logger = pino({ level: 'silent' });
-const reconcile = () => reconcilePendingPayments({ pool: service.pool, stripe: service.stripe, logger }, { olderThanSeconds: 0 });
+const reconcile = () => reconcilePendingPayments({ pool: service.pool, stripe: service.stripe, logger }, { olderThanSeconds: 0, batchSize: 100 });
 
 const checkout = () => checkoutBasket(service);
 
@@ -71,7 +72,7 @@ describe('reconcilePendingPayments', () => {
     expect(await historyOf(service.db.admin, order.orderId)).toHaveLength(1);
   });
 
-  it('Stripe failing → the order stays pending and is reconciled on a later run', async () => {
+  it('Stripe failing → the order stays pending, is backed off, and is reconciled by a run after the pause', async () => {
     const order = await checkout();
     service.simulator.webhooks.pause();
     await service.stripe.paymentIntents.confirm(order.paymentIntentId, { payment_method: 'pm_card_visa' });
@@ -82,6 +83,11 @@ describe('reconcilePendingPayments', () => {
     expect((await orderRow(service.db.admin, order.orderId)).status).toBe('PENDING_PAYMENT');
 
     service.simulator.faults.clear();
+    const asked = () => service.simulator.requestLog.filter((r) => r.path === `/v1/payment_intents/${order.paymentIntentId}`).length;
+    const before = asked();
+    await reconcile();
+    expect(asked()).toBe(before);
+    await endBackOff(service.db.admin, order.orderId);
     expect(await reconcile()).toMatchObject({ outcomes: { confirmed: 1, failed: 0 } });
     expect((await orderRow(service.db.admin, order.orderId)).status).toBe('PAYMENT_CONFIRMED');
     expect(await outboxOf(service.db.admin, order.orderId)).toHaveLength(1);
@@ -90,7 +96,7 @@ describe('reconcilePendingPayments', () => {
   it('orders younger than the threshold are not asked about', async () => {
     const order = await checkout();
     const before = service.simulator.requestLog.length;
-    await reconcilePendingPayments({ pool: service.pool, stripe: service.stripe, logger }, { olderThanSeconds: 3600 });
+    await reconcilePendingPayments({ pool: service.pool, stripe: service.stripe, logger }, { olderThanSeconds: 3600, batchSize: 100 });
     expect(service.simulator.requestLog.slice(before).filter((r) => r.path.includes(order.paymentIntentId))).toEqual([]);
   });
 });

@@ -20,19 +20,32 @@ export async function seedCatalog(db: TestDatabase): Promise<void> {
   await seedDemoCatalog(db.admin);
 }
 
-const createdOrder = z.object({ outcome: z.string(), order: z.object({ orderId: z.string(), amountTotal: z.number() }).passthrough() });
+const createdOrder = z.object({
+  outcome: z.string(), checkoutToken: z.string(), order: z.object({ orderId: z.string(), amountTotal: z.number() }).passthrough(),
+});
 
 /**
  * A new PENDING_PAYMENT order (MILK-2L x2 = 1198 by default), created as the service does, whose
- * POST /checkout is over (no checkout lease held).
+ * POST /checkout is over (its checkout lease ran out; checkoutToken is still the one that held it).
  */
 export async function createOrder(
   pool: DatabasePool,
   items: Array<{ sku: string; quantity: number }> = [{ sku: 'MILK-2L', quantity: 2 }],
-): Promise<{ orderId: string; amountTotal: number }> {
+): Promise<{ orderId: string; amountTotal: number; checkoutToken: string }> {
   const result = await pool.oneFirst(sql.type(z.object({ r: createdOrder }))`
     select checkout.create_order(${randomUUID()}, 'c-123', 'nzd', ${sql.jsonb(items)}, interval '0 seconds') as r`);
-  return { orderId: result.order.orderId, amountTotal: result.order.amountTotal };
+  return { orderId: result.order.orderId, amountTotal: result.order.amountTotal, checkoutToken: result.checkoutToken };
+}
+
+/**
+ * expire_order as the expiry job calls it, in one statement: claim the order (whatever its idle time),
+ * then expire it with the PaymentIntent it has and the claim's token. The result column is `r`.
+ */
+export function expireOrderAsJob(orderId: string) {
+  return sql.unsafe`
+    select checkout.expire_order(o.id, o.pi,
+             (checkout.claim_order_for_expiry(o.id, o.pi, interval '0 seconds', interval '1 minute')->>'checkoutToken')::uuid) as r
+      from (select ${orderId}::uuid as id, checkout.order_json(${orderId})->>'paymentIntentId' as pi) o`;
 }
 
 export function paymentIntentIdFor(orderId: string): string {
@@ -51,7 +64,7 @@ export async function orderIn(db: TestDatabase, status: Status): Promise<string>
     await run(sql.unsafe`select checkout.refund_order(${orderId}, ${amountTotal}, 'test', 'test refund')`);
   }
   if (status === 'CANCELLED') await run(sql.unsafe`select checkout.cancel_order(${orderId}, 'test', 'test')`);
-  if (status === 'EXPIRED') await run(sql.unsafe`select checkout.expire_order(${orderId})`);
+  if (status === 'EXPIRED') await run(expireOrderAsJob(orderId));
   return orderId;
 }
 
@@ -90,4 +103,14 @@ export async function waitForLockWaiters(admin: DatabasePool, fragment: string, 
     if (waiting >= count) return;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** Ends the back-off record_order_check gave an order, as if its pause were over. */
+export async function endBackOff(admin: DatabasePool, orderId: string): Promise<void> {
+  await admin.query(sql.unsafe`update checkout.pending_order_checks set next_check_at = now() - interval '1 second' where order_id = ${orderId}`);
+}
+
+/** As if the order's last checkout activity was `minutes` ago: the jobs measure idle time from it. */
+export async function idleFor(admin: DatabasePool, orderId: string, minutes: number): Promise<void> {
+  await admin.query(sql.unsafe`update checkout.orders set last_checkout_at = now() - make_interval(mins => ${minutes}) where id = ${orderId}`);
 }

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { startCheckout } from '../../checkout/start-checkout.ts';
 import { readJsonBody } from '../body.ts';
 import type { Metrics } from '../metrics.ts';
-import { validationProblem, type FieldError } from '../problem.ts';
+import { closedOrderProblem, validationProblem, type FieldError } from '../problem.ts';
 import { checkoutResponseSchema, sendJson } from '../responses.ts';
 import { text } from '../text.ts';
 import { fieldErrors } from '../validation.ts';
@@ -13,7 +13,10 @@ import { fieldErrors } from '../validation.ts';
 export const idempotencyKeySchema = z
   .string()
   .regex(/^[\x20-\x7E]{1,255}$/, 'must be 1 to 255 printable ASCII characters')
-  .meta({ description: 'Same key and body again: the same order and clientSecret (Idempotent-Replayed: true).' });
+  .meta({
+    description: 'Same key and body again: the same order (Idempotent-Replayed: true), with its clientSecret while it waits for payment, '
+      + 'without once paid; 409 /problems/order-{cancelled,expired,refunded} once closed.',
+  });
 
 // Every number is a safe integer in the contract's range before SQL sees it (zod's int() is
 // Number.isSafeInteger; JSON's 1e3 is 1000 and refused, 1e400 is Infinity and refused).
@@ -48,9 +51,11 @@ export function checkoutRoutes(deps: { pool: DatabasePool; stripe: Stripe; metri
       { idempotencyKey: key.data, ...parsed.data, leaseSeconds: deps.leaseSeconds },
     );
     deps.metrics.checkouts.inc({ outcome: result.outcome });
+    if (result.outcome === 'closed') throw closedOrderProblem(result.order);
     if (result.outcome === 'replayed') ctx.set('Idempotent-Replayed', 'true');
     ctx.set('Location', `/orders/${result.order.orderId}`);
-    sendJson(ctx, 201, checkoutResponseSchema, { ...result.order, clientSecret: result.clientSecret });
+    // A paid order comes without a client secret (README, "Deviations from CONTRACT.md").
+    sendJson(ctx, 201, checkoutResponseSchema, { ...result.order, ...(result.clientSecret !== undefined && { clientSecret: result.clientSecret }) });
   });
   return router;
 }
