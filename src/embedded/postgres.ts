@@ -22,7 +22,9 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   const passwordFile = join(dataDir, 'postgres.password');
   const firstStart = !existsSync(join(clusterDir, 'PG_VERSION'));
   await mkdir(dataDir, { recursive: true });
-  if (process.getuid?.() === 0) await assertReachableByOthers(dataDir);
+  if (process.getuid?.() === 0) {
+    await assertReachableByPostgresUser(dataDir, 'Set DATA_DIR to a folder it can reach (for example /var/tmp/checkout-service) or set DATABASE_URL to use another PostgreSQL');
+  }
 
   // A password of this installation's own, so no credential is shared by every checkout of the repo.
   const password = existsSync(passwordFile)
@@ -62,17 +64,16 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
 }
 
 /**
- * As root the server runs as the `postgres` system user, which must be able to walk down to the
- * data folder; a checkout under a private home (/root is 0700) is not reachable. Say so plainly.
+ * As root the server runs as the `postgres` system user, which must be able to walk down to its
+ * data folder; a folder under a private home (/root is 0700) is not reachable. Say so plainly.
  */
-async function assertReachableByOthers(dir: string): Promise<void> {
+export async function assertReachableByPostgresUser(dir: string, remedy: string): Promise<void> {
   for (let current = dir; ; current = dirname(current)) {
     const { mode } = await stat(current);
     if ((mode & 0o001) === 0) {
       throw new Error(
         `The embedded PostgreSQL runs as the system user "postgres" (PostgreSQL refuses to run as root), ` +
-          `which cannot enter ${current}. Set DATA_DIR to a folder it can reach (for example /var/tmp/checkout-service) ` +
-          `or set DATABASE_URL to use another PostgreSQL.`,
+          `which cannot enter ${current}. ${remedy}.`,
       );
     }
     if (current === dirname(current)) return;
