@@ -14,7 +14,7 @@ import { seedDemoCatalog } from '../src/db/demo-catalog.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { startService } from '../src/server.ts';
-import { provisionPostgres } from '../test/support/postgres.ts';
+import { loginUrl, provisionPostgres } from '../test/support/postgres.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -68,8 +68,9 @@ try {
   await migrate(databaseUrl);
   const owner = await createDatabasePool(databaseUrl, { maxPoolSize: 1 });
   await seedDemoCatalog(owner).finally(() => owner.end());
+  // The service logs in as checkout_app (trusted on the suite's servers), as in production.
   const config = loadConfig({
-    DATABASE_URL: databaseUrl, PORT: '0', STRIPE_SIMULATOR_PORT: '0', DATA_DIR: dataDir, DATABASE_POOL_SIZE: '20', JOBS_INTERVAL_SECONDS: '0',
+    DATABASE_URL: loginUrl(databaseUrl, 'checkout_app'), PORT: '0', STRIPE_SIMULATOR_PORT: '0', DATA_DIR: dataDir, DATABASE_POOL_SIZE: '20', JOBS_INTERVAL_SECONDS: '0',
   });
   const service = await startService(config, pino({ level: 'silent' }));
   service.simulator!.setWebhookUrl(undefined); // webhooks are measured on their own below

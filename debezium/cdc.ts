@@ -1,9 +1,10 @@
 // Local CDC without Docker: Kafka (KRaft) + Kafka Connect + Debezium as plain Java processes.
 //   npm run cdc:up       fetch the jars (first run), start both, wait until the connector streams
 //   npm run cdc:down     stop both by PID (SIGTERM, then SIGKILL after a timeout)
-//   node debezium/cdc.ts fetch    only fetch the jars (CI does this before the tests)
+//   node debezium/cdc.ts fetch    only fetch the jars (up and the tests fetch them when missing)
 //   node debezium/cdc.ts status
-// Environment: DATABASE_URL (required for up), CDC_DATABASE_USER (default checkout_cdc),
+// Environment: DATABASE_OWNER_URL or DATABASE_URL (required for up, unless npm start's embedded
+// PostgreSQL is there), CDC_DATABASE_USER (default checkout_cdc),
 // CDC_DATABASE_PASSWORD, ORDER_CONFIRMED_TOPIC, CDC_KAFKA_PORT (9092), CDC_CONTROLLER_PORT (9093),
 // CDC_CONNECT_PORT (8083), CDC_STATE_DIR (.cdc), CDC_START_TIMEOUT_MS (180000).
 import { ensureJars } from './jars.ts';

@@ -15,6 +15,7 @@ export const sqlstates = {
   CK008: { status: 409, slug: 'history-append-only', title: 'The order history cannot be changed' },
   CK009: { status: 409, slug: 'payment-intent-mismatch', title: 'The order belongs to another PaymentIntent' },
   CK010: { status: 409, slug: 'order-closed', title: 'The order can no longer be paid' },
+  CK020: { status: 409, slug: 'order-must-start-pending', title: 'A new order must start unpaid' },
 } as const;
 
 export type CheckoutSqlstate = keyof typeof sqlstates;

@@ -1,12 +1,14 @@
-// DESIGN.md "Least privilege": the application role only executes the API functions, DBAs read,
-// Debezium reads the outbox. Every denial is asserted as 42501 (insufficient_privilege).
+// DESIGN.md "Least privilege": the service logs in as checkout_app, which owns nothing and only
+// executes the API functions; DBAs read, Debezium reads the outbox. Every denial is asserted with
+// its SQLSTATE (42501 insufficient_privilege).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { countRows, createOrder, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf } from '../support/orders.ts';
+import { applyEvent, countRows, createOrder, eventTo, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf } from '../support/orders.ts';
+import { loginUrl } from '../support/postgres.ts';
 
 let db: TestDatabase;
 let readonly: DatabasePool;
@@ -14,25 +16,23 @@ let cdc: DatabasePool;
 beforeAll(async () => {
   db = await createTestDatabase();
   await seedCatalog(db);
-  readonly = await createDatabasePool(db.url, { role: 'checkout_readonly' });
-  cdc = await createDatabasePool(db.url, { role: 'checkout_cdc' });
+  readonly = await createDatabasePool(loginUrl(db.url, 'checkout_readonly'));
+  cdc = await createDatabasePool(loginUrl(db.url, 'checkout_cdc'));
 });
 afterAll(async () => {
   await Promise.allSettled([readonly?.end(), cdc?.end()]);
   await db?.drop();
 });
 
-// What 0007_roles.sql (and 0008/0009 for the DBA and metrics functions) grant to checkout_app.
+// What 0007_roles.sql (0008/0009 for the DBA and metrics functions) grant to checkout_app, less what
+// 0035 revoked: confirm_payment, cancel_order and refund_order are reached through apply_stripe_event.
 const appFunctions = [
   'checkout.apply_stripe_event(text,text,jsonb,text)',
   'checkout.attach_payment_intent(uuid,text)',
-  'checkout.cancel_order(uuid,text,text,text)',
-  'checkout.confirm_payment(uuid,text,bigint,text,text,text)',
   'checkout.create_order(text,text,text,jsonb,interval)',
   'checkout.expire_order(uuid,text)',
   'checkout.order_json(uuid)',
   'checkout.pending_orders_older_than(interval)',
-  'checkout.refund_order(uuid,bigint,text,text,text)',
   'checkout.release_checkout_lease(uuid)',
   'checkout.transition_counts()',
 ];
@@ -51,7 +51,7 @@ describe('checkout_app', () => {
   });
 
   it('can call each of them', async () => {
-    const { orderId, amountTotal } = await createOrder(db.app);
+    const { orderId } = await createOrder(db.app);
     const pi = paymentIntentIdFor(orderId);
     const q = (query: ReturnType<typeof sql.unsafe>) => db.app.query(query);
     await q(sql.unsafe`select checkout.release_checkout_lease(${orderId})`);
@@ -59,14 +59,10 @@ describe('checkout_app', () => {
     await q(sql.unsafe`select checkout.order_json(${orderId})`);
     await q(sql.unsafe`select * from checkout.pending_orders_older_than('0 seconds')`);
     await q(sql.unsafe`select * from checkout.transition_counts()`);
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, ${amountTotal}, 'nzd', 'test')`)).toBe('applied');
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.refund_order(${orderId}, ${amountTotal}, 'test', 'test')`)).toBe('applied');
+    const confirmed = eventTo('PAYMENT_CONFIRMED', orderId);
+    expect(await applyEvent(db.app, confirmed.type, confirmed.object)).toBe('applied');
     const other = (await createOrder(db.app)).orderId;
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.cancel_order(${other}, 'test', 'test')`)).toBe('applied');
-    const third = (await createOrder(db.app)).orderId;
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.expire_order(${third})`)).toBe('applied');
-    const event = await db.app.oneFirst(sql.unsafe`select checkout.apply_stripe_event('evt_priv_1', 'customer.created', '{}'::jsonb) ->> 'outcome'`);
-    expect(event).toBe('ignored');
+    expect(await db.app.oneFirst(sql.unsafe`select checkout.expire_order(${other})`)).toBe('applied');
   });
 
   it.each([
@@ -79,6 +75,8 @@ describe('checkout_app', () => {
       values (gen_random_uuid(), 'Order', ${id}, 'OrderConfirmed', '{}')`],
     ['INSERT history', (id: string) => sql.unsafe`
       insert into checkout.order_status_history (order_id, to_status, source) values (${id}, 'REFUNDED', 'forged')`],
+    ['call confirm_payment', (id: string) => sql.unsafe`select checkout.confirm_payment(${id}, ${paymentIntentIdFor(id)}, 1198, 'nzd', 'forged')`],
+    ['call cancel_order', (id: string) => sql.unsafe`select checkout.cancel_order(${id}, 'forged', 'forged')`],
     ['call close_order', (id: string) => sql.unsafe`select checkout.close_order(${id}, 'CANCELLED', 'x', 'x', null)`],
     ['call set_transition_context', () => sql.unsafe`select checkout.set_transition_context('stripe_webhook', 'forged', 'evt_x')`],
     ['call order_confirmed_payload', (id: string) => sql.unsafe`select checkout.order_confirmed_payload(${id}, gen_random_uuid(), now())`],
@@ -91,6 +89,13 @@ describe('checkout_app', () => {
     expect(after).toEqual({ status: 'PENDING_PAYMENT', amount_total: 1198, unit_amount: 599 });
     expect(await countRows(db.admin, 'outbox', orderId)).toBe(0);
     expect(await countRows(db.admin, 'order_status_history', orderId)).toBe(1);
+  });
+
+  it('cannot refund through refund_order (42501): the money stays recorded as received', async () => {
+    const orderId = await orderIn(db, 'PAYMENT_CONFIRMED');
+    expect(await sqlstateOf(db.app.query(sql.unsafe`select checkout.refund_order(${orderId}, 1198, 'forged', 'forged')`))).toBe('42501');
+    expect(await db.admin.one(sql.unsafe`select status, amount_refunded::int from checkout.orders where id = ${orderId}`))
+      .toEqual({ status: 'PAYMENT_CONFIRMED', amount_refunded: 0 });
   });
 });
 
@@ -152,9 +157,9 @@ describe('PUBLIC', () => {
   it('a role with nothing but schema usage cannot call the API (42501)', async () => {
     // Schema usage granted on purpose so that only the functions' own ACL can refuse the call.
     const role = `checkout_test_nobody_${randomBytes(4).toString('hex')}`;
-    await db.admin.query(sql.unsafe`create role ${sql.identifier([role])}`);
+    await db.admin.query(sql.unsafe`create role ${sql.identifier([role])} login`);
     await db.admin.query(sql.unsafe`grant usage on schema checkout to ${sql.identifier([role])}`);
-    const nobody = await createDatabasePool(db.url, { role });
+    const nobody = await createDatabasePool(loginUrl(db.url, role));
     try {
       expect(await sqlstateOf(nobody.query(sql.unsafe`
         select checkout.create_order('nobody-key', 'c-1', 'nzd', '[{"sku":"MILK-2L","quantity":1}]')`))).toBe('42501');
