@@ -14,6 +14,7 @@ import { seedDemoCatalog } from '../src/db/demo-catalog.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { startService } from '../src/server.ts';
+import { loginUrl, provisionPostgres } from '../test/support/postgres.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,7 +32,9 @@ const concurrency = Number(args.concurrency);
  */
 const goals = { checkoutP95Ms: 150, checkoutPerSecond: 150, webhookP95Ms: 50, webhookPerSecond: 400, rssMiB: 400 };
 
-const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// BENCH_DATABASE_URL, else the test suite's choice (TEST_DATABASE_URL, Docker, an embedded server).
+const provisioned = process.env.BENCH_DATABASE_URL ? undefined : await provisionPostgres({ durable: true });
+const adminUrl = process.env.BENCH_DATABASE_URL ?? provisioned!.adminUrl;
 const database = `checkout_bench_${randomBytes(4).toString('hex')}`;
 const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
 
@@ -65,8 +68,9 @@ try {
   await migrate(databaseUrl);
   const owner = await createDatabasePool(databaseUrl, { maxPoolSize: 1 });
   await seedDemoCatalog(owner).finally(() => owner.end());
+  // The service logs in as checkout_app (trusted on the suite's servers), as in production.
   const config = loadConfig({
-    DATABASE_URL: databaseUrl, PORT: '0', STRIPE_SIMULATOR_PORT: '0', DATA_DIR: dataDir, DATABASE_POOL_SIZE: '20', JOBS_INTERVAL_SECONDS: '0',
+    DATABASE_URL: loginUrl(databaseUrl, 'checkout_app'), PORT: '0', STRIPE_SIMULATOR_PORT: '0', DATA_DIR: dataDir, DATABASE_POOL_SIZE: '20', JOBS_INTERVAL_SECONDS: '0',
   });
   const service = await startService(config, pino({ level: 'silent' }));
   service.simulator!.setWebhookUrl(undefined); // webhooks are measured on their own below
@@ -120,4 +124,5 @@ try {
 } finally {
   await admin(`drop database if exists ${database} with (force)`);
   await rm(dataDir, { recursive: true, force: true });
+  await provisioned?.stop();
 }

@@ -3,9 +3,10 @@
 //   npm run cdc:down     stop both by PID (SIGTERM, then SIGKILL after a timeout)
 //   npm run cdc:redeliver -- --since <ISO timestamp> [--until <ISO timestamp>]
 //                        send outbox rows created in that window again, with their original ids
-//   node debezium/cdc.ts fetch    only fetch the jars
+//   node debezium/cdc.ts fetch    only fetch the jars (up and the tests fetch them when missing)
 //   node debezium/cdc.ts status
-// Environment: DATABASE_URL (required for up), CDC_DATABASE_USER (default checkout_cdc),
+// Environment: DATABASE_OWNER_URL or DATABASE_URL (required for up, unless npm start's embedded
+// PostgreSQL is there), CDC_DATABASE_USER (default checkout_cdc),
 // CDC_DATABASE_PASSWORD, ORDER_CONFIRMED_TOPIC, CDC_KAFKA_PORT (9092), CDC_CONTROLLER_PORT (9093),
 // CDC_CONNECT_PORT (8083), CDC_STATE_DIR (.cdc), CDC_START_TIMEOUT_MS (180000).
 import { parseArgs } from 'node:util';

@@ -105,7 +105,9 @@ function embeddedCdcPassword(stateDir: string): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-export function loadSettings(env: Env = process.env, databaseUrl = env.DATABASE_URL || undefined): CdcSettings {
+// DATABASE_OWNER_URL first: DATABASE_URL is the service's own login (checkout_app), which cannot
+// drop a stale slot; the pre-flight checks want the owner's. Debezium itself logs in as checkout_cdc.
+export function loadSettings(env: Env = process.env, databaseUrl = env.DATABASE_OWNER_URL || env.DATABASE_URL || undefined): CdcSettings {
   const debeziumDir = import.meta.dirname;
   const stateDir = resolve(env.CDC_STATE_DIR || join(debeziumDir, '..', '.cdc'));
   const connectorFile = join(debeziumDir, 'checkout-outbox-connector.json');
@@ -151,9 +153,9 @@ export function readConnectorFile(path: string): ConnectorFile {
 export function requireDatabase(s: CdcSettings): { url: string; db: DatabaseTarget } {
   if (s.databaseUrl === undefined || s.database === undefined) {
     throw new Error(
-      'DATABASE_URL is not set and no embedded PostgreSQL of the service was found ($DATA_DIR/postgres.password): ' +
-        'start the service once (npm start), or point DATABASE_URL at the PostgreSQL it writes to ' +
-        '(e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/checkout npm run cdc:up).',
+      'DATABASE_OWNER_URL and DATABASE_URL are not set and no embedded PostgreSQL of the service was found ($DATA_DIR/postgres.password): ' +
+        'start the service once (npm start), or point DATABASE_OWNER_URL at the database the service writes to ' +
+        '(e.g. DATABASE_OWNER_URL=postgres://postgres@127.0.0.1:5432/checkout npm run cdc:up).',
     );
   }
   return { url: s.databaseUrl, db: s.database };

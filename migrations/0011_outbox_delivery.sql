@@ -84,7 +84,7 @@ create function checkout.outbox_delivery_status(p_slot_name name default 'checko
 as $$
   select s.slot_name is not null,
          coalesce(s.active, false),
-         pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn),
+         pg_wal_lsn_diff(pg_current_wal_insert_lsn(), s.confirmed_flush_lsn),
          extract(epoch from now() - (select min(created_at) from checkout.outbox))::float8
     from (select 1) one
     left join pg_replication_slots s on s.slot_name = p_slot_name and s.database = current_database()

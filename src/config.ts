@@ -14,8 +14,12 @@ const schema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // The service's own login (checkout_app); the owner's, for migrations, is DATABASE_OWNER_URL.
   DATABASE_URL: postgresUrl.optional(),
-  DATABASE_ROLE: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a plain role name').or(z.literal('')).default('checkout_app'),
+  DATABASE_OWNER_URL: postgresUrl.optional(),
+  // Removed (issue 10.4): SET ROLE could be undone with RESET ROLE. Refused, so a deployment that
+  // still sets it does not silently keep the service on an owner's login.
+  DATABASE_ROLE: z.never({ error: 'removed: DATABASE_URL must log in as the service\'s own role (checkout_app), and DATABASE_OWNER_URL as the owner for migrations' }).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   MIGRATE_ON_START: bool.optional(),
   DATA_DIR: z.string().min(1).default('.data'),
@@ -75,6 +79,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (config.HTTP_HEADERS_TIMEOUT_MS > config.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)');
+  }
+  if (config.DATABASE_OWNER_URL && !config.DATABASE_URL) {
+    throw new ConfigError('Invalid configuration:\n  DATABASE_OWNER_URL: set it together with DATABASE_URL (without DATABASE_URL the embedded PostgreSQL has its own logins)');
+  }
+  if (config.MIGRATE_ON_START && config.DATABASE_URL && !config.DATABASE_OWNER_URL) {
+    throw new ConfigError('Invalid configuration:\n  MIGRATE_ON_START: true needs DATABASE_OWNER_URL (migrations run as the schema owner, not as the service\'s login DATABASE_URL)');
   }
   // The jobs hold one pooled connection for their advisory lock while they query through another.
   if (config.JOBS_INTERVAL_SECONDS > 0 && config.DATABASE_POOL_SIZE < 2) {

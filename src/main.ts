@@ -40,7 +40,9 @@ if (process.stdout.isTTY || config.embeddedPostgres || config.stripeSimulator) {
   const lines = [
     '',
     `checkout-service is listening on ${service.url}`,
-    config.embeddedPostgres ? `  PostgreSQL (embedded, data in ${config.DATA_DIR}/postgres): see ${config.DATA_DIR}/postgres.password` : '  PostgreSQL: DATABASE_URL',
+    config.embeddedPostgres
+      ? `  PostgreSQL (embedded, data in ${config.DATA_DIR}/postgres): the service logs in as checkout_app (${config.DATA_DIR}/checkout_app.password), the owner is postgres (${config.DATA_DIR}/postgres.password)`
+      : '  PostgreSQL: DATABASE_URL',
     service.simulator
       ? `  Stripe: simulator on ${service.simulator.url} (STRIPE_WEBHOOK_SECRET=${service.webhookSecret})`
       : '  Stripe: STRIPE_SECRET_KEY',

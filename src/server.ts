@@ -10,6 +10,7 @@ import type { Config } from './config.ts';
 import { seedDemoCatalog } from './db/demo-catalog.ts';
 import { migrate } from './db/migrate.ts';
 import { createDatabasePool } from './db/pool.ts';
+import { assertServiceLogin } from './db/service-login.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/postgres.ts';
 import { startPendingOrderJobs } from './jobs/start-pending-order-jobs.ts';
 import { createApp } from './http/app.ts';
@@ -52,17 +53,21 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
       embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, port: config.EMBEDDED_POSTGRES_PORT, log: logger });
       stops.push(() => embedded!.stop());
     }
-    const databaseUrl = embedded?.url ?? config.DATABASE_URL!;
+    // Migrations and the demo catalog as the owner; the service itself logs in as checkout_app.
+    const ownerUrl = embedded?.ownerUrl ?? config.DATABASE_OWNER_URL;
     if (config.MIGRATE_ON_START ?? config.embeddedPostgres) {
-      await migrate(databaseUrl, { log: (message) => logger.debug({ migration: message }, 'migrate') });
+      // loadConfig refuses MIGRATE_ON_START without an owner's URL.
+      await migrate(ownerUrl!, { log: (message) => logger.debug({ migration: message }, 'migrate') });
     }
     if (embedded) {
-      const owner = await createDatabasePool(databaseUrl, { maxPoolSize: 1 });
+      const owner = await createDatabasePool(embedded.ownerUrl, { maxPoolSize: 1 });
       await seedDemoCatalog(owner).finally(() => owner.end());
     }
 
-    const pool = await createDatabasePool(databaseUrl, { role: config.DATABASE_ROLE || undefined, maxPoolSize: config.DATABASE_POOL_SIZE });
+    const databaseUrl = embedded ? await embedded.serviceLogin() : config.DATABASE_URL!;
+    const pool = await createDatabasePool(databaseUrl, { maxPoolSize: config.DATABASE_POOL_SIZE });
     stops.push(() => pool.end());
+    await assertServiceLogin(pool);
 
     let simulator: StripeSimulator | undefined;
     let webhookSecret: string;

@@ -20,6 +20,7 @@ export const sqlstates = {
   CK012: { status: 422, slug: 'amount-too-large', title: 'The order total is above the largest amount the payment provider charges', field: 'items' },
   CK013: { status: 409, slug: 'order-changed', title: 'The order changed since the expiry job claimed it' },
   CK014: { status: 409, slug: 'checkout-taken-over', title: 'A newer request with this Idempotency-Key took over the checkout' },
+  CK020: { status: 409, slug: 'order-must-start-pending', title: 'A new order must start unpaid' },
 } as const satisfies Record<string, { status: number; slug: string; title: string; field?: string }>;
 
 export type CheckoutSqlstate = keyof typeof sqlstates;

@@ -16,13 +16,11 @@ const resultParserInterceptor: Interceptor = {
 };
 
 export type PoolOptions = {
-  /** Role the service acts as (SET ROLE at connect): its privileges, not the login's, apply. */
-  role?: string;
   maxPoolSize?: number;
   statementTimeoutMs?: number;
 };
 
-/** Adds `-c role=…` / `-c statement_timeout=…` to the connection's startup options. */
+/** Adds `-c statement_timeout=…` (and the like) to the connection's startup options. */
 export function withSessionSettings(databaseUrl: string, settings: Record<string, string>): string {
   const url = new URL(databaseUrl);
   const extra = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`);
@@ -32,8 +30,9 @@ export function withSessionSettings(databaseUrl: string, settings: Record<string
 }
 
 export async function createDatabasePool(databaseUrl: string, options: PoolOptions = {}): Promise<DatabasePool> {
+  // No SET ROLE: the login itself is the role whose privileges apply (issue 10.4), since any SET
+  // ROLE can be undone by the session with RESET ROLE.
   const settings: Record<string, string> = {};
-  if (options.role) settings.role = options.role;
   if (options.statementTimeoutMs) settings.statement_timeout = String(options.statementTimeoutMs);
   return createPool(withSessionSettings(databaseUrl, settings), {
     interceptors: [resultParserInterceptor],

@@ -75,7 +75,13 @@ describe('DATABASE_URL → connector environment', () => {
   });
 
   test('up without DATABASE_URL and without an embedded PostgreSQL says what to set', () => {
-    expect(() => connectorEnv(loadSettings({ DATA_DIR: join(tmpdir(), 'no-such-dir') }, undefined))).toThrow(/DATABASE_URL is not set/);
+    expect(() => connectorEnv(loadSettings({ DATA_DIR: join(tmpdir(), 'no-such-dir') }, undefined))).toThrow(/DATABASE_OWNER_URL and DATABASE_URL are not set/);
+  });
+
+  test("checks the database through DATABASE_OWNER_URL when given (DATABASE_URL is the service's own login)", () => {
+    const s = loadSettings({ DATABASE_URL: 'postgres://checkout_app:pw@db.example:5432/checkout', DATABASE_OWNER_URL: 'postgres://owner@db.example:5432/checkout' });
+    expect(s.databaseUrl).toBe('postgres://owner@db.example:5432/checkout');
+    expect(connectorEnv(s)).toMatchObject({ CDC_DATABASE_HOST: 'db.example', CDC_DATABASE_NAME: 'checkout', CDC_DATABASE_USER: 'checkout_cdc' });
   });
 
   test("without DATABASE_URL, the service's embedded PostgreSQL, with a password of its own for checkout_cdc", () => {

@@ -43,15 +43,17 @@ const hostPort = (name: string, containerPort: number): number | undefined => {
 describe('docker-compose.yml', () => {
   test('has the services the README names', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['checkout-service', 'connect', 'connect-register', 'kafka', 'postgres'].sort(),
+      ['checkout-service', 'connect', 'connect-register', 'kafka', 'migrate', 'postgres'].sort(),
     );
   });
 
   test('PostgreSQL runs with wal_level=logical and the database the others use', () => {
     expect(svc('postgres').command?.join(' ')).toMatch(/-c wal_level=logical/);
     const db = env('postgres').POSTGRES_DB;
-    expect(new URL(env('checkout-service').DATABASE_URL!).pathname).toBe(`/${db}`);
-    expect(new URL(env('checkout-service').DATABASE_URL!).hostname).toBe('postgres');
+    for (const url of [env('checkout-service').DATABASE_URL!, env('migrate').DATABASE_OWNER_URL!]) {
+      expect(new URL(url).pathname).toBe(`/${db}`);
+      expect(new URL(url).hostname).toBe('postgres');
+    }
     expect(env('connect').CDC_DATABASE_NAME).toBe(db);
     expect(env('connect').CDC_DATABASE_HOST).toBe('postgres');
     expect(env('connect').CDC_DATABASE_USER).toBe('checkout_cdc');
@@ -98,9 +100,21 @@ describe('docker-compose.yml', () => {
     expect(s.HOST).toBe('0.0.0.0'); // the service listens on 127.0.0.1 by default
     expect(hostPort('checkout-service', Number(s.STRIPE_SIMULATOR_PORT))).toBe(Number(s.STRIPE_SIMULATOR_PORT));
     const scripts = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    const command = svc('checkout-service').command!.join(' ');
-    for (const script of command.matchAll(/npm run ([\w:-]+)/g)) expect(scripts).toHaveProperty(script[1]!);
-    expect(command).toMatch(/npm ci && npm run migrate && npm start/);
+    for (const name of ['migrate', 'checkout-service']) {
+      for (const script of svc(name).command!.join(' ').matchAll(/npm run ([\w:-]+)/g)) expect(scripts).toHaveProperty(script[1]!);
+    }
+    expect(svc('checkout-service').command!.join(' ')).toBe('npm start');
+  });
+
+  // Issue 10.4: the service logs in as its own role; only the one-shot migrate step is the owner.
+  test('the migrations run first as the owner, and the service logs in as checkout_app', () => {
+    expect(svc('migrate').command!.join(' ')).toMatch(/npm ci && npm run migrate$/);
+    expect(new URL(env('migrate').DATABASE_OWNER_URL!).username).toBe(env('postgres').POSTGRES_USER);
+    expect(env('migrate')).not.toHaveProperty('DATABASE_URL');
+    expect(new URL(env('checkout-service').DATABASE_URL!).username).toBe('checkout_app');
+    expect(env('checkout-service')).not.toHaveProperty('DATABASE_OWNER_URL');
+    expect(env('checkout-service')).not.toHaveProperty('MIGRATE_ON_START');
+    expect(svc('checkout-service').depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' } });
   });
 
   test('connect-register PUTs the connector file of debezium/ after the migrations ran', () => {

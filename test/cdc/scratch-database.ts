@@ -2,9 +2,7 @@
 // publication checkout_outbox, the role checkout_cdc), so the CDC tests need no migrations.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-
-export const adminUrl = (): string =>
-  process.env.TEST_DATABASE_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+import { adminServerUrl as adminUrl } from '../support/database.ts';
 
 const PREFIX = 'cdc_scratch_';
 

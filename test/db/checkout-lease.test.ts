@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { expireOrderAsJob, paymentIntentIdFor, seedCatalog, sqlstateOf, statusOf, type Status } from '../support/orders.ts';
+import { applyEvent, eventTo, expireOrderAsJob, paymentIntentIdFor, seedCatalog, sqlstateOf, statusOf, type Status } from '../support/orders.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -80,11 +80,14 @@ describe('the key of an order answers by the order\'s status (one rule for repla
     const orderId = first.order.orderId;
     const pi = paymentIntentIdFor(orderId);
     await attach(orderId, pi, first.checkoutToken!);
-    const run = (query: ReturnType<typeof sql.unsafe>) => db.app.query(query);
-    if (status === 'PAYMENT_CONFIRMED' || status === 'REFUNDED') await run(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, 1198, 'nzd', 'test')`);
-    if (status === 'REFUNDED') await run(sql.unsafe`select checkout.refund_order(${orderId}, 1198, 'test', 'refund')`);
-    if (status === 'CANCELLED') await run(sql.unsafe`select checkout.cancel_order(${orderId}, 'test', 'customer')`);
-    if (status === 'EXPIRED') await run(expireOrderAsJob(orderId));
+    // As the service moves it: Stripe events through apply_stripe_event, the expiry job's functions.
+    const steps = { PENDING_PAYMENT: [], PAYMENT_CONFIRMED: ['PAYMENT_CONFIRMED'], CANCELLED: ['CANCELLED'], EXPIRED: [],
+      REFUNDED: ['PAYMENT_CONFIRMED', 'REFUNDED'] } as const satisfies Record<Status, ReadonlyArray<'PAYMENT_CONFIRMED' | 'CANCELLED' | 'REFUNDED'>>;
+    for (const step of steps[status]) {
+      const { type, object } = eventTo(step, orderId);
+      await applyEvent(db.app, type, object);
+    }
+    if (status === 'EXPIRED') await db.app.query(expireOrderAsJob(orderId));
     expect(await statusOf(db.admin, orderId)).toBe(status);
     return orderId;
   }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql, type DatabasePool } from 'slonik';
 import { createDatabasePool } from '../../src/db/pool.ts';
+import { loginUrl } from '../support/postgres.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { orderIn, paymentIntentIdFor, seedCatalog } from '../support/orders.ts';
 
@@ -12,7 +13,7 @@ let oldPending: string, newPending: string, oldConfirmed: string;
 beforeAll(async () => {
   db = await createTestDatabase();
   await seedCatalog(db);
-  dba = await createDatabasePool(db.url, { role: 'checkout_readonly', maxPoolSize: 1 });
+  dba = await createDatabasePool(loginUrl(db.url, 'checkout_readonly'), { maxPoolSize: 1 });
   oldPending = await orderIn(db, 'PENDING_PAYMENT');
   newPending = await orderIn(db, 'PENDING_PAYMENT');
   oldConfirmed = await orderIn(db, 'PAYMENT_CONFIRMED');
@@ -32,8 +33,8 @@ describe('checkout.order_timeline', () => {
       select from_status, to_status, source, customer_id from checkout.order_timeline where order_id = ${orderId} order by seq`);
     expect(rows).toEqual([
       { from_status: null, to_status: 'PENDING_PAYMENT', source: 'checkout_api', customer_id: 'c-123' },
-      { from_status: 'PENDING_PAYMENT', to_status: 'PAYMENT_CONFIRMED', source: 'test', customer_id: 'c-123' },
-      { from_status: 'PAYMENT_CONFIRMED', to_status: 'REFUNDED', source: 'test', customer_id: 'c-123' },
+      { from_status: 'PENDING_PAYMENT', to_status: 'PAYMENT_CONFIRMED', source: 'stripe_webhook', customer_id: 'c-123' },
+      { from_status: 'PAYMENT_CONFIRMED', to_status: 'REFUNDED', source: 'stripe_webhook', customer_id: 'c-123' },
     ]);
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { idleFor, paymentIntentIdFor, seedCatalog, sqlstateOf, statusOf } from '../support/orders.ts';
+import { applyEvent, eventTo, idleFor, paymentIntentIdFor, seedCatalog, sqlstateOf, statusOf } from '../support/orders.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -105,7 +105,8 @@ describe('orders that changed otherwise', () => {
 
   it('a closed order: the claim says closed, with its status', async () => {
     const orderId = await idleOrder(randomUUID(), true);
-    await db.app.query(sql.unsafe`select checkout.cancel_order(${orderId}, 'test', 'customer')`);
+    const { type, object } = eventTo('CANCELLED', orderId);
+    await applyEvent(db.app, type, object);
     expect(await claim(orderId, paymentIntentIdFor(orderId))).toEqual({ outcome: 'closed', status: 'CANCELLED' });
   });
 

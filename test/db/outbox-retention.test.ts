@@ -41,9 +41,18 @@ async function event(ageDays: number): Promise<string> {
 const present = (ids: string[]) =>
   db.admin.anyFirst(sql.type(z.object({ id: z.string() }))`
     select id::text from checkout.outbox where id = any(${sql.array(ids, 'uuid')}) order by id`);
-/** What Debezium's confirmation of everything delivered so far does to its slot. */
-const advanceSlot = () =>
-  db.admin.query(sql.unsafe`select pg_replication_slot_advance(${slotName}, pg_current_wal_lsn())`);
+/**
+ * What Debezium's confirmation of everything delivered so far does to its slot. A slot never passes
+ * the flushed WAL (a walsender only sends what is flushed), so flush it first: the test server runs
+ * with synchronous_commit off.
+ */
+async function advanceSlot(): Promise<void> {
+  await db.admin.transaction(async (tx) => {
+    await tx.query(sql.unsafe`set local synchronous_commit = on`);
+    await tx.query(sql.unsafe`insert into checkout.cdc_heartbeat default values`);
+  });
+  await db.admin.query(sql.unsafe`select pg_replication_slot_advance(${slotName}, pg_current_wal_flush_lsn())`);
+}
 
 describe('checkout.purge_outbox', () => {
   it('deletes nothing while there is no replication slot', async () => {

@@ -7,7 +7,10 @@ import { z } from 'zod';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { orderConfirmedErrors } from '../../src/events/event-schemas.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { countRows, createOrder, orderIn, paymentIntentIdFor, seedCatalog, waitForLockWaiters } from '../support/orders.ts';
+import {
+  applyEvent, countRows, createOrder, eventTo, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf, waitForLockWaiters,
+} from '../support/orders.ts';
+import { paymentIntentObject } from '../support/stripe-events.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -29,10 +32,10 @@ describe('one outbox row per confirmation', () => {
   it('one for a confirmation; a repeated confirm adds none, a refund adds its OrderRefunded only', async () => {
     const orderId = await orderIn(db, 'PAYMENT_CONFIRMED');
     expect(await countRows(db.admin, 'outbox', orderId)).toBe(1);
-    const again = await db.app.oneFirst(sql.unsafe`
-      select checkout.confirm_payment(${orderId}, ${paymentIntentIdFor(orderId)}, 1198, 'nzd', 'test')`);
-    expect(again).toBe('ignored');
-    await db.app.query(sql.unsafe`select checkout.refund_order(${orderId}, 1198, 'test', 'refund')`);
+    const succeededAgain = eventTo('PAYMENT_CONFIRMED', orderId);
+    expect(await applyEvent(db.app, succeededAgain.type, succeededAgain.object)).toBe('ignored');
+    const refunded = eventTo('REFUNDED', orderId);
+    expect(await applyEvent(db.app, refunded.type, refunded.object)).toBe('applied');
     expect(await db.admin.anyFirst(sql.unsafe`select type from checkout.outbox where aggregateid = ${orderId} order by created_at, type`))
       .toEqual(['OrderConfirmed', 'OrderRefunded']);
     expect(await db.admin.oneFirst(sql.unsafe`select count(*)::int from checkout.outbox where type = 'OrderConfirmed'`)).toBe(
@@ -42,8 +45,9 @@ describe('one outbox row per confirmation', () => {
 
   it('a failed confirmation (amount mismatch) writes none', async () => {
     const { orderId } = await createOrder(db.app);
-    await expect(db.app.query(sql.unsafe`
-      select checkout.confirm_payment(${orderId}, ${paymentIntentIdFor(orderId)}, 1197, 'nzd', 'test')`)).rejects.toMatchObject({ code: 'CK006' });
+    // confirm_payment is internal (apply_stripe_event calls it): its own check, as the owner.
+    expect(await sqlstateOf(db.admin.query(sql.unsafe`
+      select checkout.confirm_payment(${orderId}, ${paymentIntentIdFor(orderId)}, 1197, 'nzd', 'test')`))).toBe('CK006');
     expect(await countRows(db.admin, 'outbox', orderId)).toBe(0);
   });
 });
@@ -52,7 +56,7 @@ describe('the OrderConfirmed payload', () => {
   it('validates against the JSON Schema and describes the order', async () => {
     const { orderId } = await createOrder(db.app, [{ sku: 'MILK-2L', quantity: 2 }, { sku: 'EGGS-12', quantity: 1 }]);
     const pi = paymentIntentIdFor(orderId);
-    await db.app.query(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, 2097, 'nzd', 'test')`);
+    expect(await applyEvent(db.app, 'payment_intent.succeeded', paymentIntentObject({ id: pi, orderId, amount: 2097 }))).toBe('applied');
     const row = await db.admin.one(sql.type(outboxRow)`
       select id, aggregatetype, aggregateid, type, payload from checkout.outbox where aggregateid = ${orderId}`);
     expect(orderConfirmedErrors(row.payload)).toEqual([]);
@@ -75,8 +79,8 @@ describe('racing confirmations', () => {
   let second: DatabasePool;
   let many: DatabasePool;
   beforeAll(async () => {
-    second = await createDatabasePool(db.url, { role: 'checkout_app', maxPoolSize: 1 });
-    many = await createDatabasePool(db.url, { role: 'checkout_app', maxPoolSize: 20 });
+    second = await createDatabasePool(db.appUrl, { maxPoolSize: 1 });
+    many = await createDatabasePool(db.appUrl, { maxPoolSize: 20 });
   });
   afterAll(async () => Promise.allSettled([second?.end(), many?.end()]));
 
@@ -94,15 +98,14 @@ describe('racing confirmations', () => {
     return { isLocked, release, done };
   }
 
+  // The webhook and the reconciliation job confirming one order at once: two different events.
   it('two connections confirming one order: one transition, one history row, one outbox row', async () => {
     const { orderId } = await createOrder(db.app);
-    const pi = paymentIntentIdFor(orderId);
     const lock = holdOrderLock(orderId);
     await lock.isLocked;
-    const confirm = (pool: DatabasePool) =>
-      pool.oneFirst(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, 1198, 'nzd', 'test') as r`);
-    const racers = [confirm(db.app), confirm(second)];
-    await waitForLockWaiters(db.admin, 'confirm_payment', 2);
+    const { type, object } = eventTo('PAYMENT_CONFIRMED', orderId);
+    const racers = [applyEvent(db.app, type, object), applyEvent(second, type, object)];
+    await waitForLockWaiters(db.admin, 'apply_stripe_event', 2);
     lock.release();
     await lock.done;
     expect((await Promise.all(racers)).sort()).toEqual(['applied', 'ignored']);

@@ -1,12 +1,14 @@
-// DESIGN.md "Least privilege": the application role only executes the API functions, DBAs read,
-// Debezium reads the outbox. Every denial is asserted as 42501 (insufficient_privilege).
+// DESIGN.md "Least privilege": the service logs in as checkout_app, which owns nothing and only
+// executes the API functions; DBAs read, Debezium reads the outbox. Every denial is asserted with
+// its SQLSTATE (42501 insufficient_privilege).
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { countRows, createOrder, expireOrderAsJob, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf } from '../support/orders.ts';
+import { applyEvent, countRows, createOrder, eventTo, expireOrderAsJob, orderIn, paymentIntentIdFor, seedCatalog, sqlstateOf } from '../support/orders.ts';
+import { loginUrl } from '../support/postgres.ts';
 
 let db: TestDatabase;
 let readonly: DatabasePool;
@@ -14,8 +16,8 @@ let cdc: DatabasePool;
 beforeAll(async () => {
   db = await createTestDatabase();
   await seedCatalog(db);
-  readonly = await createDatabasePool(db.url, { role: 'checkout_readonly' });
-  cdc = await createDatabasePool(db.url, { role: 'checkout_cdc' });
+  readonly = await createDatabasePool(loginUrl(db.url, 'checkout_readonly'));
+  cdc = await createDatabasePool(loginUrl(db.url, 'checkout_cdc'));
 });
 afterAll(async () => {
   await Promise.allSettled([readonly?.end(), cdc?.end()]);
@@ -24,13 +26,12 @@ afterAll(async () => {
 
 // What 0007_roles.sql (and 0009 for the metrics function, 0011 for the outbox, 0021-0023 for the
 // lease and the jobs, 0030 for unreadable events) grant to checkout_app; 0023 took
-// pending_orders_older_than (0008) back: DBAs only.
+// pending_orders_older_than (0008) back: DBAs only; 0035 revoked confirm_payment, cancel_order and
+// refund_order, which are reached through apply_stripe_event.
 const appFunctions = [
   'checkout.apply_stripe_event(text,text,jsonb,text)',
   'checkout.attach_payment_intent(uuid,text,uuid)',
-  'checkout.cancel_order(uuid,text,text,text)',
   'checkout.claim_order_for_expiry(uuid,text,interval,interval)',
-  'checkout.confirm_payment(uuid,text,bigint,text,text,text)',
   'checkout.create_order(text,text,text,jsonb,interval)',
   'checkout.expire_order(uuid,text,uuid,text)',
   'checkout.order_json(uuid)',
@@ -39,7 +40,6 @@ const appFunctions = [
   'checkout.purge_outbox(interval,name)',
   'checkout.record_order_check(uuid,boolean)',
   'checkout.record_unreadable_stripe_event(text,text,text,uuid,text,bytea)',
-  'checkout.refund_order(uuid,bigint,text,text,text)',
   'checkout.release_checkout_lease(uuid,uuid)',
   'checkout.transition_counts()',
 ];
@@ -61,7 +61,7 @@ describe('checkout_app', () => {
   });
 
   it('can call each of them', async () => {
-    const { orderId, amountTotal, checkoutToken } = await createOrder(db.app);
+    const { orderId, checkoutToken } = await createOrder(db.app);
     const pi = paymentIntentIdFor(orderId);
     const q = (query: ReturnType<typeof sql.unsafe>) => db.app.query(query);
     await q(sql.unsafe`select checkout.release_checkout_lease(${orderId}, ${checkoutToken})`);
@@ -70,10 +70,11 @@ describe('checkout_app', () => {
     await q(sql.unsafe`select * from checkout.orders_due_for_check('0 seconds', 10, false)`);
     await q(sql.unsafe`select checkout.record_order_check(${orderId}, false)`);
     await q(sql.unsafe`select * from checkout.transition_counts()`);
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, ${amountTotal}, 'nzd', 'test')`)).toBe('applied');
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.refund_order(${orderId}, ${amountTotal}, 'test', 'test')`)).toBe('applied');
+    const confirmed = eventTo('PAYMENT_CONFIRMED', orderId);
+    expect(await applyEvent(db.app, confirmed.type, confirmed.object)).toBe('applied');
     const other = (await createOrder(db.app)).orderId;
-    expect(await db.app.oneFirst(sql.unsafe`select checkout.cancel_order(${other}, 'test', 'test')`)).toBe('applied');
+    const cancelled = eventTo('CANCELLED', other);
+    expect(await applyEvent(db.app, cancelled.type, cancelled.object)).toBe('applied');
     const third = (await createOrder(db.app)).orderId;
     // expireOrderAsJob calls claim_order_for_expiry, then expire_order.
     expect(await db.app.oneFirst(expireOrderAsJob(third))).toBe('applied');
@@ -94,6 +95,8 @@ describe('checkout_app', () => {
       values (gen_random_uuid(), 'Order', ${id}, 'OrderConfirmed', '{}')`],
     ['INSERT history', (id: string) => sql.unsafe`
       insert into checkout.order_status_history (order_id, to_status, source) values (${id}, 'REFUNDED', 'forged')`],
+    ['call confirm_payment', (id: string) => sql.unsafe`select checkout.confirm_payment(${id}, ${paymentIntentIdFor(id)}, 1198, 'nzd', 'forged')`],
+    ['call cancel_order', (id: string) => sql.unsafe`select checkout.cancel_order(${id}, 'forged', 'forged')`],
     ['call close_order', (id: string) => sql.unsafe`select checkout.close_order(${id}, 'CANCELLED', 'x', 'x', null)`],
     ['call set_transition_context', () => sql.unsafe`select checkout.set_transition_context('stripe_webhook', 'forged', 'evt_x')`],
     ['call order_confirmed_payload', (id: string) => sql.unsafe`select checkout.order_confirmed_payload(${id}, gen_random_uuid(), now())`],
@@ -106,6 +109,13 @@ describe('checkout_app', () => {
     expect(after).toEqual({ status: 'PENDING_PAYMENT', amount_total: 1198, unit_amount: 599 });
     expect(await countRows(db.admin, 'outbox', orderId)).toBe(0);
     expect(await countRows(db.admin, 'order_status_history', orderId)).toBe(1);
+  });
+
+  it('cannot refund through refund_order (42501): the money stays recorded as received', async () => {
+    const orderId = await orderIn(db, 'PAYMENT_CONFIRMED');
+    expect(await sqlstateOf(db.app.query(sql.unsafe`select checkout.refund_order(${orderId}, 1198, 'forged', 'forged')`))).toBe('42501');
+    expect(await db.admin.one(sql.unsafe`select status, amount_refunded::int from checkout.orders where id = ${orderId}`))
+      .toEqual({ status: 'PAYMENT_CONFIRMED', amount_refunded: 0 });
   });
 });
 
@@ -169,9 +179,9 @@ describe('PUBLIC', () => {
   it('a role with nothing but schema usage cannot call the API (42501)', async () => {
     // Schema usage granted on purpose so that only the functions' own ACL can refuse the call.
     const role = `checkout_test_nobody_${randomBytes(4).toString('hex')}`;
-    await db.admin.query(sql.unsafe`create role ${sql.identifier([role])}`);
+    await db.admin.query(sql.unsafe`create role ${sql.identifier([role])} login`);
     await db.admin.query(sql.unsafe`grant usage on schema checkout to ${sql.identifier([role])}`);
-    const nobody = await createDatabasePool(db.url, { role });
+    const nobody = await createDatabasePool(loginUrl(db.url, role));
     try {
       expect(await sqlstateOf(nobody.query(sql.unsafe`
         select checkout.create_order('nobody-key', 'c-1', 'nzd', '[{"sku":"MILK-2L","quantity":1}]')`))).toBe('42501');

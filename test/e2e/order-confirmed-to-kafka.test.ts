@@ -142,7 +142,7 @@ describe('OrderConfirmed on Kafka', () => {
     service.simulator.webhooks.pause(); // the in-process service must not confirm it
     await service.stripe.paymentIntents.confirm(order.body.paymentIntentId, { payment_method: 'pm_card_visa' });
     const secret = `whsec_${randomUUID().replaceAll('-', '')}`;
-    const instance = await startServiceProcess({ DATABASE_URL: service.db.url, STRIPE_WEBHOOK_SECRET: secret });
+    const instance = await startServiceProcess({ DATABASE_URL: service.db.appUrl, STRIPE_WEBHOOK_SECRET: secret });
     try {
       const event = stripeEvent('payment_intent.succeeded', paymentIntentObject({ id: order.body.paymentIntentId, orderId: order.body.orderId, amount: 1198 }));
       const delivery = postEvent({ url: instance.url, webhookSecret: secret }, event).catch(() => 'connection lost');

@@ -50,7 +50,9 @@ afterAll(async () => {
 /**
  * What reached Kafka for an order, de-duplicated on the id header as consumers do, once a later
  * order's OrderConfirmed and OrderRefunded have arrived: each topic has one partition and Debezium
- * sends in commit order, so nothing written before them is still on its way.
+ * sends in commit order, so nothing written before them is still on its way. The OrderConfirmed
+ * topic's messages first, then the OrderRefunded topic's, each in its topic's order (there is no
+ * order across two topics: a consumer holds a refund until its confirmation, src/events/tail-events.ts).
  */
 async function messagesFor(orderId: string): Promise<Array<[string | null, unknown, unknown, unknown]>> {
   const control = await checkoutBasket(service);
@@ -58,8 +60,10 @@ async function messagesFor(orderId: string): Promise<Array<[string | null, unkno
   await service.stripe.refunds.create({ payment_intent: control.paymentIntentId, amount: 1 });
   await events.waitFor((all) => ['OrderConfirmed', 'OrderRefunded'].every((t) => all.some((m) => m.key === control.orderId && m.type === t)), 60_000);
   const seen = new SeenIds();
+  const byTopic = (m: CollectedMessage) => (m.topic === cdc.topics.confirmed ? 0 : 1);
   return events.messages
     .filter((m) => m.key === orderId && m.id !== null && seen.firstTime(m.id))
+    .sort((a, b) => byTopic(a) - byTopic(b))
     .map((m) => {
       expect(eventSchemaErrors(m.type, m.value)).toEqual([]);
       expect(m.topic).toBe(m.type === 'OrderConfirmed' ? cdc.topics.confirmed : cdc.topics.refunded);

@@ -1,10 +1,11 @@
 // A new user's first run: `npm start` with nothing configured brings up its own PostgreSQL and the
 // Stripe simulator; a checkout paid with a test card is confirmed; data survives a restart.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import Stripe from 'stripe';
 import { freePort } from '../support/wait.ts';
 
@@ -111,6 +112,21 @@ describe('npm start on embedded defaults', () => {
       status = ((await (await fetch(`${url}/orders/${orderId}`)).json()) as { status: string }).status;
     }
     expect(status).toBe('PAYMENT_CONFIRMED');
+
+    // Issue 10.4: the service logged in as checkout_app with a password of this DATA_DIR's own; the
+    // superuser is only the owner (migrations, demo catalog). Both transitions name checkout_app.
+    expect((await stat(join(dataDir, 'checkout_app.password'))).mode & 0o777).toBe(0o600);
+    const owner = new pg.Client({
+      host: '127.0.0.1', port: Number(env.EMBEDDED_POSTGRES_PORT), database: 'checkout', user: 'postgres',
+      password: (await readFile(join(dataDir, 'postgres.password'), 'utf8')).trim(),
+    });
+    await owner.connect();
+    try {
+      const { rows } = await owner.query('select to_status, db_user from checkout.order_status_history where order_id = $1 order by id', [orderId]);
+      expect(rows).toEqual([{ to_status: 'PENDING_PAYMENT', db_user: 'checkout_app' }, { to_status: 'PAYMENT_CONFIRMED', db_user: 'checkout_app' }]);
+    } finally {
+      await owner.end();
+    }
     expect(await stop(running)).toBe(true);
   });
 

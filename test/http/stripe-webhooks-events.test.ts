@@ -93,7 +93,8 @@ describe('payment_intent.succeeded that must not confirm', () => {
     const close = closed === 'EXPIRED'
       ? expireOrderAsJob(order.orderId)
       : sql.unsafe`select checkout.cancel_order(${order.orderId}, 'test', 'customer gave up')`;
-    await service.db.app.query(close);
+    // cancel_order is internal (apply_stripe_event reaches it): the owner closes the order here.
+    await service.db.admin.query(close);
     await deliver(piEvent('payment_intent.succeeded', order), 'anomaly', 'paid_after_close');
     expect((await orderRow(service.db.admin, order.orderId)).status).toBe(closed);
     expect(await transitionsOf(order.orderId)).toEqual(['PENDING_PAYMENT', closed]);

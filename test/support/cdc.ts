@@ -28,6 +28,7 @@ import { waitForActiveSlot } from '../../debezium/postgres.ts';
 import { loadSettings, type CdcSettings } from '../../debezium/settings.ts';
 import { down, up } from '../../debezium/stack.ts';
 import { decodeEvent, type EventMessage } from '../../src/events/event-message.ts';
+import { requireCdcPrerequisites } from './cdc-prerequisites.ts';
 
 export interface CdcHandle {
   brokers: string[];
@@ -60,6 +61,7 @@ export async function startCdc(opts: StartCdcOptions): Promise<CdcHandle> {
   const log = opts.log ?? ((): void => {});
   const settings = loadSettings(process.env, opts.databaseUrl);
   if (process.env.KAFKA_BROKERS) return external(settings);
+  requireCdcPrerequisites(settings);
 
   const lock = await lockStack(settings);
   // What an interrupted earlier run started is ours to stop now.

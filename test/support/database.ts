@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { DatabasePool } from 'slonik';
 import { createDatabasePool } from '../../src/db/pool.ts';
-import { databaseUrl } from './postgres.ts';
+import { databaseUrl, loginUrl } from './postgres.ts';
 
 export type TestDatabase = {
   name: string;
-  /** Superuser URL of this database (migrations, seeding, DBA-style checks). */
+  /** Superuser URL of this database, which owns schema checkout (migrations, seeding, DBA-style checks). */
   url: string;
-  /** Acting as checkout_app, exactly as the service does. */
+  /** The service's own login, checkout_app: DATABASE_URL of a service on this database. */
+  appUrl: string;
+  /** Logged in as checkout_app, exactly as the service is. */
   app: DatabasePool;
   /** Superuser. */
   admin: DatabasePool;
@@ -51,11 +53,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `checkout_test_${randomBytes(6).toString('hex')}`;
   await adminQuery(`create database ${name} template ${requireEnv('CHECKOUT_TEST_TEMPLATE')}`);
   const url = databaseUrl(adminServerUrl(), name);
-  const app = await createDatabasePool(url, { role: 'checkout_app' });
+  const appUrl = loginUrl(url, 'checkout_app');
+  const app = await createDatabasePool(appUrl);
   const admin = await createDatabasePool(url);
   return {
     name,
     url,
+    appUrl,
     app,
     admin,
     async drop() {

@@ -3,6 +3,7 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { seedDemoCatalog } from '../../src/db/demo-catalog.ts';
 import type { TestDatabase } from './database.ts';
+import { chargeObject, paymentIntentObject } from './stripe-events.ts';
 
 export const statuses = ['PENDING_PAYMENT', 'PAYMENT_CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED'] as const;
 export type Status = (typeof statuses)[number];
@@ -52,19 +53,43 @@ export function paymentIntentIdFor(orderId: string): string {
   return `pi_test${orderId.replaceAll('-', '')}`;
 }
 
-/** Moves an order into `status` along legal paths, through the API functions. */
+/**
+ * Applies a Stripe event as the webhook does: apply_stripe_event, the app's only way to confirm,
+ * cancel or refund (issue 10.4). Returns the outcome.
+ */
+export async function applyEvent(
+  pool: DatabasePool, type: string, object: Record<string, unknown>, eventId = `evt_test${randomUUID().replaceAll('-', '')}`,
+): Promise<string> {
+  return pool.oneFirst(sql.type(z.object({ outcome: z.string() }))`
+    select checkout.apply_stripe_event(${eventId}, ${type}, ${sql.jsonb(object as never)}) ->> 'outcome' as outcome`);
+}
+
+/** The Stripe event (type and object) that moves an order to `status`, as the app can. */
+export function eventTo(status: 'PAYMENT_CONFIRMED' | 'CANCELLED' | 'REFUNDED', orderId: string, amountTotal = 1198) {
+  const pi = { id: paymentIntentIdFor(orderId), orderId, amount: amountTotal };
+  switch (status) {
+    case 'PAYMENT_CONFIRMED':
+      return { type: 'payment_intent.succeeded', object: paymentIntentObject(pi) };
+    case 'CANCELLED':
+      return { type: 'payment_intent.canceled', object: paymentIntentObject({ ...pi, status: 'canceled' }) };
+    case 'REFUNDED':
+      return { type: 'charge.refunded', object: chargeObject({ ...pi, amountRefunded: amountTotal }) };
+  }
+}
+
+/** Moves an order into `status` along legal paths, as the service does: Stripe events and the expiry job's function. */
 export async function orderIn(db: TestDatabase, status: Status): Promise<string> {
   const { orderId, amountTotal } = await createOrder(db.app);
-  const pi = paymentIntentIdFor(orderId);
-  const run = (query: ReturnType<typeof sql.unsafe>) => db.app.query(query);
-  if (status === 'PAYMENT_CONFIRMED' || status === 'REFUNDED') {
-    await run(sql.unsafe`select checkout.confirm_payment(${orderId}, ${pi}, ${amountTotal}, 'nzd', 'test')`);
+  const steps: Array<'PAYMENT_CONFIRMED' | 'CANCELLED' | 'REFUNDED'> =
+    status === 'PAYMENT_CONFIRMED' ? ['PAYMENT_CONFIRMED']
+    : status === 'REFUNDED' ? ['PAYMENT_CONFIRMED', 'REFUNDED']
+    : status === 'CANCELLED' ? ['CANCELLED'] : [];
+  for (const step of steps) {
+    const { type, object } = eventTo(step, orderId, amountTotal);
+    const outcome = await applyEvent(db.app, type, object);
+    if (outcome !== 'applied') throw new Error(`${type} for order ${orderId} was ${outcome}, not applied`);
   }
-  if (status === 'REFUNDED') {
-    await run(sql.unsafe`select checkout.refund_order(${orderId}, ${amountTotal}, 'test', 'test refund')`);
-  }
-  if (status === 'CANCELLED') await run(sql.unsafe`select checkout.cancel_order(${orderId}, 'test', 'test')`);
-  if (status === 'EXPIRED') await run(expireOrderAsJob(orderId));
+  if (status === 'EXPIRED') await db.app.query(expireOrderAsJob(orderId));
   return orderId;
 }
 

@@ -34,7 +34,9 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     },
   });
   const config = loadConfig({
-    DATABASE_URL: db.url,
+    // As in production: the service's own login; the owner's only for migrations (already applied).
+    DATABASE_URL: db.appUrl,
+    DATABASE_OWNER_URL: db.url,
     MIGRATE_ON_START: 'false',
     PORT: '0',
     STRIPE_SIMULATOR_PORT: '0',

@@ -52,6 +52,21 @@ export function paymentIntentObject(input: {
   };
 }
 
+/** A Charge as Stripe sends it in charge.refunded: `amountRefunded` so far, refunded in full when it is the whole amount. */
+export function chargeObject(input: { id: string; orderId: string; amount: number; amountRefunded: number; currency?: string }): Record<string, unknown> {
+  return {
+    id: `ch_${input.id.replace(/^pi_/, '')}`,
+    object: 'charge',
+    amount: input.amount,
+    amount_refunded: input.amountRefunded,
+    currency: input.currency ?? 'nzd',
+    payment_intent: input.id,
+    refunded: input.amountRefunded >= input.amount,
+    metadata: { order_id: input.orderId },
+    livemode: false,
+  };
+}
+
 export function signature(payload: string, secret: string, timestamp?: number): string {
   return Stripe.webhooks.generateTestHeaderString({ payload, secret, ...(timestamp !== undefined ? { timestamp } : {}) });
 }
