@@ -10,11 +10,6 @@ import { runExclusively } from './run-exclusively.ts';
 const outcomes = ['expired', 'confirmed', 'closedElsewhere', 'unchanged', 'anomaly', 'failed'] as const;
 export type ExpiryOutcome = (typeof outcomes)[number];
 
-/** Same key on every attempt for one PaymentIntent: a run that died after the cancel replays it. */
-export function cancelIdempotencyKey(paymentIntentId: string): string {
-  return `expire-abandoned-${paymentIntentId}`;
-}
-
 /**
  * Abandoned orders (DESIGN.md, "the hard cases"): cancels the PaymentIntent at Stripe first and only
  * then marks the order EXPIRED, so a customer cannot pay an order that is already closed. If Stripe
@@ -44,11 +39,10 @@ async function expireOrderSafely(deps: JobDeps, order: PendingOrder): Promise<Ex
 
   let paymentIntent: Stripe.PaymentIntent;
   try {
-    paymentIntent = await deps.stripe.paymentIntents.cancel(
-      order.paymentIntentId,
-      { cancellation_reason: 'abandoned' },
-      { idempotencyKey: cancelIdempotencyKey(order.paymentIntentId) },
-    );
+    // No key of our own: Stripe saves a 500 under a key and replays it for 24 hours
+    // (docs.stripe.com/idempotency), so a fixed key would block this order's expiry for a day. A
+    // cancel needs none: cancelling again is refused as payment_intent_unexpected_state, handled below.
+    paymentIntent = await deps.stripe.paymentIntents.cancel(order.paymentIntentId, { cancellation_reason: 'abandoned' });
   } catch (error) {
     // Stripe refuses to cancel a PaymentIntent that succeeded or is processing, or was cancelled
     // already (https://docs.stripe.com/api/payment_intents/cancel): ask what it is now.
