@@ -1,12 +1,11 @@
 // `npm run bench`: latency and throughput of the two hot paths against a real PostgreSQL and the
 // Stripe simulator, on this machine only (loopback). Goals are printed beside the results; with
 // --check the run fails when one is missed. Bounded: a fixed number of requests, then it stops.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { pino } from 'pino';
 import Stripe from 'stripe';
 import { loadConfig } from '../src/config.ts';
@@ -14,6 +13,7 @@ import { seedDemoCatalog } from '../src/db/demo-catalog.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { startService } from '../src/server.ts';
+import { createBenchDatabase, runLoad } from './load.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,35 +31,8 @@ const concurrency = Number(args.concurrency);
  */
 const goals = { checkoutP95Ms: 150, checkoutPerSecond: 150, webhookP95Ms: 50, webhookPerSecond: 400, rssMiB: 400 };
 
-const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const database = `checkout_bench_${randomBytes(4).toString('hex')}`;
-const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
-
-async function admin(text: string) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  await client.query(text).finally(() => client.end());
-}
-
-async function run<T>(count: number, parallel: number, task: (i: number) => Promise<T>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < count) {
-      const i = next++;
-      const t0 = performance.now();
-      await task(i);
-      latencies.push(performance.now() - t0);
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { perSecond: count / seconds, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
-}
-
-await admin(`create database ${database}`);
+const database = await createBenchDatabase();
+const databaseUrl = database.url;
 const dataDir = await mkdtemp(join(tmpdir(), 'checkout-bench-'));
 try {
   await migrate(databaseUrl);
@@ -73,7 +46,7 @@ try {
   try {
     const items = [{ sku: 'MILK-2L', quantity: 2 }, { sku: 'EGGS-12', quantity: 1 }, { sku: 'BANANAS-1KG', quantity: 3 }];
     const orders: Array<{ orderId: string; paymentIntentId: string; amountTotal: number }> = [];
-    const checkout = await run(requests, concurrency, async () => {
+    const checkout = await runLoad(requests, concurrency, async () => {
       const response = await fetch(`${service.url}/checkout`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
@@ -84,7 +57,7 @@ try {
     });
 
     const signer = new Stripe('sk_test_bench');
-    const webhook = await run(orders.length, concurrency, async (i) => {
+    const webhook = await runLoad(orders.length, concurrency, async (i) => {
       const order = orders[i]!;
       const payload = JSON.stringify({
         id: `evt_bench_${i}`, object: 'event', type: 'payment_intent.succeeded', livemode: false, created: Math.floor(Date.now() / 1000),
@@ -104,7 +77,7 @@ try {
       ['POST /checkout (PaymentIntent at the simulator)', checkout, goals.checkoutP95Ms, goals.checkoutPerSecond],
       ['POST /webhooks/stripe (confirm + outbox row)', webhook, goals.webhookP95Ms, goals.webhookPerSecond],
     ] as const;
-    console.log(`${requests} requests each, ${concurrency} at a time, PostgreSQL ${new URL(adminUrl).host}`);
+    console.log(`${requests} requests each, ${concurrency} at a time, PostgreSQL ${database.server}`);
     const missed: string[] = [];
     for (const [name, r, p95Goal, rateGoal] of rows) {
       console.log(`${name}: ${r.perSecond.toFixed(0)}/s (goal >= ${rateGoal}), p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms (goal <= ${p95Goal}), p99 ${r.p99.toFixed(1)} ms`);
@@ -118,6 +91,6 @@ try {
     await service.close();
   }
 } finally {
-  await admin(`drop database if exists ${database} with (force)`);
+  await database.drop();
   await rm(dataDir, { recursive: true, force: true });
 }

@@ -1,0 +1,41 @@
+// Shared by the benchmarks: a database of their own on a real PostgreSQL, and a bounded load loop.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+export type LoadResult = { perSecond: number; p50: number; p95: number; p99: number };
+
+/** `count` calls of `task`, `parallel` at a time; throughput and latency percentiles (ms). */
+export async function runLoad<T>(count: number, parallel: number, task: (i: number) => Promise<T>): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < count) {
+      const i = next++;
+      const t0 = performance.now();
+      await task(i);
+      latencies.push(performance.now() - t0);
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  return { perSecond: count / seconds, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+}
+
+/** A new empty database on BENCH_DATABASE_URL (or TEST_DATABASE_URL, or the local server); drop() removes it. */
+export async function createBenchDatabase(): Promise<{ url: string; server: string; drop(): Promise<void> }> {
+  const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const database = `checkout_bench_${randomBytes(4).toString('hex')}`;
+  const admin = async (text: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    await client.query(text).finally(() => client.end());
+  };
+  await admin(`create database ${database}`);
+  return {
+    url: Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString(),
+    server: new URL(adminUrl).host,
+    drop: () => admin(`drop database if exists ${database} with (force)`),
+  };
+}
