@@ -13,9 +13,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfig } from '../src/config.ts';
-import { seedDemoCatalog } from '../src/db/demo-catalog.ts';
-import { migrate } from '../src/db/migrate.ts';
-import { createDatabasePool } from '../src/db/pool.ts';
 import { startService } from '../src/server.ts';
 import { createBenchDatabase, runLoad, type LoadResult } from './load.ts';
 
@@ -79,9 +76,6 @@ const database = await createBenchDatabase();
 const databaseUrl = database.url;
 const dataDir = await mkdtemp(join(tmpdir(), 'checkout-bench-embedded-'));
 try {
-  await migrate(databaseUrl);
-  const owner = await createDatabasePool(databaseUrl, { maxPoolSize: 1 });
-  await seedDemoCatalog(owner).finally(() => owner.end());
   console.log(`${requests} checkouts a round, ${concurrency} at a time, PostgreSQL ${database.server}`);
   const embeddedRates: number[] = [];
   const externalRates: number[] = [];

@@ -1,6 +1,9 @@
 // Shared by the benchmarks: a database of their own on a real PostgreSQL, and a bounded load loop.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { seedDemoCatalog } from '../src/db/demo-catalog.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { createDatabasePool } from '../src/db/pool.ts';
 
 export type LoadResult = { perSecond: number; p50: number; p95: number; p99: number };
 
@@ -23,7 +26,10 @@ export async function runLoad<T>(count: number, parallel: number, task: (i: numb
   return { perSecond: count / seconds, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
 }
 
-/** A new empty database on BENCH_DATABASE_URL (or TEST_DATABASE_URL, or the local server); drop() removes it. */
+/**
+ * A new database on BENCH_DATABASE_URL (or TEST_DATABASE_URL, or the local server), migrated and
+ * with the demo catalog; drop() removes it.
+ */
 export async function createBenchDatabase(): Promise<{ url: string; server: string; drop(): Promise<void> }> {
   const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const database = `checkout_bench_${randomBytes(4).toString('hex')}`;
@@ -33,9 +39,15 @@ export async function createBenchDatabase(): Promise<{ url: string; server: stri
     await client.query(text).finally(() => client.end());
   };
   await admin(`create database ${database}`);
-  return {
-    url: Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString(),
-    server: new URL(adminUrl).host,
-    drop: () => admin(`drop database if exists ${database} with (force)`),
-  };
+  const url = Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
+  const drop = () => admin(`drop database if exists ${database} with (force)`);
+  try {
+    await migrate(url);
+    const owner = await createDatabasePool(url, { maxPoolSize: 1 });
+    await seedDemoCatalog(owner).finally(() => owner.end());
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return { url, server: new URL(adminUrl).host, drop };
 }

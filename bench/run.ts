@@ -9,9 +9,6 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import Stripe from 'stripe';
 import { loadConfig } from '../src/config.ts';
-import { seedDemoCatalog } from '../src/db/demo-catalog.ts';
-import { migrate } from '../src/db/migrate.ts';
-import { createDatabasePool } from '../src/db/pool.ts';
 import { startService } from '../src/server.ts';
 import { createBenchDatabase, runLoad } from './load.ts';
 
@@ -35,9 +32,6 @@ const database = await createBenchDatabase();
 const databaseUrl = database.url;
 const dataDir = await mkdtemp(join(tmpdir(), 'checkout-bench-'));
 try {
-  await migrate(databaseUrl);
-  const owner = await createDatabasePool(databaseUrl, { maxPoolSize: 1 });
-  await seedDemoCatalog(owner).finally(() => owner.end());
   const config = loadConfig({
     DATABASE_URL: databaseUrl, PORT: '0', STRIPE_SIMULATOR_PORT: '0', DATA_DIR: dataDir, DATABASE_POOL_SIZE: '20', JOBS_INTERVAL_SECONDS: '0',
   });
