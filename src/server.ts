@@ -33,7 +33,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
   };
   try {
     // Both embedded defaults keep files there; the simulator needs it with DATABASE_URL set too.
-    const dataDir = config.embeddedPostgres || config.stripeSimulator ? await ensureDataDir(config.DATA_DIR) : undefined;
+    if (config.embeddedPostgres || config.stripeSimulator) await ensureDataDir(config.DATA_DIR);
     let embedded: EmbeddedDatabase | undefined;
     if (config.embeddedPostgres) {
       embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, port: config.EMBEDDED_POSTGRES_PORT, log: logger });
@@ -55,7 +55,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     let webhookSecret: string;
     let stripe: Stripe;
     if (config.stripeSimulator) {
-      simulator = await startEmbeddedStripeSimulator(config, dataDir!, logger);
+      simulator = await startEmbeddedStripeSimulator(config, logger);
       webhookSecret = simulator.webhookSecret;
       stops.push(() => simulator!.close());
       stripe = createStripeClient({ secretKey: 'sk_test_simulator', apiUrl: simulator.url, timeoutMs: config.STRIPE_TIMEOUT_MS });

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
  * PostgreSQL, and the Stripe simulator's journal and webhook secret, which are needed with
  * DATABASE_URL set too. A folder that cannot be created is named, with the reason.
  */
-export async function ensureDataDir(dataDir: string): Promise<string> {
+export async function ensureDataDir(dataDir: string): Promise<void> {
   const path = resolve(dataDir);
   try {
     await mkdir(path, { recursive: true });
@@ -14,5 +14,4 @@ export async function ensureDataDir(dataDir: string): Promise<string> {
     const err = error as NodeJS.ErrnoException;
     throw new Error(`DATA_DIR ${path} cannot be created (${err.code ?? 'error'}: ${err.message}); set DATA_DIR to a writable folder`, { cause: error });
   }
-  return path;
 }

@@ -7,24 +7,28 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 
 /**
- * The Stripe simulator of the embedded default (no STRIPE_SECRET_KEY). The package is a dev tool:
- * it is imported here, dynamically, so a production start never loads it.
+ * The Stripe simulator of the embedded default (no STRIPE_SECRET_KEY), its files in DATA_DIR
+ * (created by the caller). The package is a dev tool: it is imported here, dynamically, so a
+ * production start never loads it.
  */
-export async function startEmbeddedStripeSimulator(config: Config, dataDir: string, logger: Logger): Promise<StripeSimulator> {
+export async function startEmbeddedStripeSimulator(config: Config, logger: Logger): Promise<StripeSimulator> {
+  // The package ships TypeScript sources. Node refuses to strip types under node_modules
+  // (ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING), but resolves the workspace link
+  // node_modules/@checkout-service/stripe-simulator to its real path, packages/stripe-simulator.
   const { startStripeSimulator } = await import('@checkout-service/stripe-simulator');
   return startStripeSimulator({
     port: config.STRIPE_SIMULATOR_PORT,
     host: config.STRIPE_SIMULATOR_HOST,
-    webhookSecret: await webhookSecret(config, dataDir),
+    webhookSecret: await webhookSecret(config),
     logger,
-    stateFile: await journalFile(dataDir),
+    stateFile: await journalFile(config.DATA_DIR),
   });
 }
 
 /** The simulator's webhook secret, kept under DATA_DIR so Stripe CLI-style setups survive restarts. */
-async function webhookSecret(config: Config, dataDir: string): Promise<string> {
+async function webhookSecret(config: Config): Promise<string> {
   if (config.STRIPE_WEBHOOK_SECRET) return config.STRIPE_WEBHOOK_SECRET;
-  const file = join(dataDir, 'stripe-simulator.webhook-secret');
+  const file = join(config.DATA_DIR, 'stripe-simulator.webhook-secret');
   if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
   const secret = `whsec_${randomBytes(24).toString('base64url').replace(/[-_]/g, '0')}`;
   await writeFile(file, `${secret}\n`, { mode: 0o600 });

@@ -25,7 +25,7 @@ const simulator = await startStripeSimulator({
   ...(config.webhookUrl ? { webhookUrl: config.webhookUrl } : {}),
   ...(config.stateFile ? { stateFile: config.stateFile } : {}),
 }).catch((error: unknown) => {
-  process.stderr.write(`stripe-simulator: could not start on ${config.host}:${config.port}: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`stripe-simulator: could not start (${config.host}:${config.port}${config.stateFile ? `, state file ${config.stateFile}` : ''}): ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
 
