@@ -1,20 +1,16 @@
 // `npm run bench`: latency and throughput of the two hot paths against a real PostgreSQL and the
 // Stripe simulator, on this machine only (loopback). Goals are printed beside the results; with
 // --check the run fails when one is missed. Bounded: a fixed number of requests, then it stops.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { pino } from 'pino';
 import Stripe from 'stripe';
 import { loadConfig } from '../src/config.ts';
-import { seedDemoCatalog } from '../src/db/demo-catalog.ts';
-import { migrate } from '../src/db/migrate.ts';
-import { createDatabasePool } from '../src/db/pool.ts';
 import { startService } from '../src/server.ts';
-import { loginUrl, provisionPostgres } from '../test/support/postgres.ts';
+import { createBenchDatabase, runLoad } from './load.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,52 +28,18 @@ const concurrency = Number(args.concurrency);
  */
 const goals = { checkoutP95Ms: 150, checkoutPerSecond: 150, webhookP95Ms: 50, webhookPerSecond: 400, rssMiB: 400 };
 
-// BENCH_DATABASE_URL, else the test suite's choice (TEST_DATABASE_URL, Docker, an embedded server).
-const provisioned = process.env.BENCH_DATABASE_URL ? undefined : await provisionPostgres({ durable: true });
-const adminUrl = process.env.BENCH_DATABASE_URL ?? provisioned!.adminUrl;
-const database = `checkout_bench_${randomBytes(4).toString('hex')}`;
-const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
-
-async function admin(text: string) {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  await client.query(text).finally(() => client.end());
-}
-
-async function run<T>(count: number, parallel: number, task: (i: number) => Promise<T>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < count) {
-      const i = next++;
-      const t0 = performance.now();
-      await task(i);
-      latencies.push(performance.now() - t0);
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { perSecond: count / seconds, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
-}
-
-await admin(`create database ${database}`);
+const database = await createBenchDatabase();
 const dataDir = await mkdtemp(join(tmpdir(), 'checkout-bench-'));
 try {
-  await migrate(databaseUrl);
-  const owner = await createDatabasePool(databaseUrl, { maxPoolSize: 1 });
-  await seedDemoCatalog(owner).finally(() => owner.end());
-  // The service logs in as checkout_app (trusted on the suite's servers), as in production.
   const config = loadConfig({
-    DATABASE_URL: loginUrl(databaseUrl, 'checkout_app'), PORT: '0', STRIPE_SIMULATOR_PORT: '0', DATA_DIR: dataDir, DATABASE_POOL_SIZE: '20', JOBS_INTERVAL_SECONDS: '0',
+    DATABASE_URL: database.serviceUrl, PORT: '0', STRIPE_SIMULATOR_PORT: '0', DATA_DIR: dataDir, DATABASE_POOL_SIZE: '20', JOBS_INTERVAL_SECONDS: '0',
   });
   const service = await startService(config, pino({ level: 'silent' }));
   service.simulator!.setWebhookUrl(undefined); // webhooks are measured on their own below
   try {
     const items = [{ sku: 'MILK-2L', quantity: 2 }, { sku: 'EGGS-12', quantity: 1 }, { sku: 'BANANAS-1KG', quantity: 3 }];
     const orders: Array<{ orderId: string; paymentIntentId: string; amountTotal: number }> = [];
-    const checkout = await run(requests, concurrency, async () => {
+    const checkout = await runLoad(requests, concurrency, async () => {
       const response = await fetch(`${service.url}/checkout`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
@@ -88,7 +50,7 @@ try {
     });
 
     const signer = new Stripe('sk_test_bench');
-    const webhook = await run(orders.length, concurrency, async (i) => {
+    const webhook = await runLoad(orders.length, concurrency, async (i) => {
       const order = orders[i]!;
       const payload = JSON.stringify({
         id: `evt_bench_${i}`, object: 'event', type: 'payment_intent.succeeded', livemode: false, created: Math.floor(Date.now() / 1000),
@@ -108,7 +70,7 @@ try {
       ['POST /checkout (PaymentIntent at the simulator)', checkout, goals.checkoutP95Ms, goals.checkoutPerSecond],
       ['POST /webhooks/stripe (confirm + outbox row)', webhook, goals.webhookP95Ms, goals.webhookPerSecond],
     ] as const;
-    console.log(`${requests} requests each, ${concurrency} at a time, PostgreSQL ${new URL(adminUrl).host}`);
+    console.log(`${requests} requests each, ${concurrency} at a time, PostgreSQL ${database.server}`);
     const missed: string[] = [];
     for (const [name, r, p95Goal, rateGoal] of rows) {
       console.log(`${name}: ${r.perSecond.toFixed(0)}/s (goal >= ${rateGoal}), p50 ${r.p50.toFixed(1)} ms, p95 ${r.p95.toFixed(1)} ms (goal <= ${p95Goal}), p99 ${r.p99.toFixed(1)} ms`);
@@ -122,7 +84,6 @@ try {
     await service.close();
   }
 } finally {
-  await admin(`drop database if exists ${database} with (force)`);
+  await database.drop();
   await rm(dataDir, { recursive: true, force: true });
-  await provisioned?.stop();
 }

@@ -1,9 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import type { Server } from 'node:http';
+import type { StripeSimulator } from '@checkout-service/stripe-simulator';
 import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
 import type { Config } from './config.ts';
@@ -11,13 +8,14 @@ import { seedDemoCatalog } from './db/demo-catalog.ts';
 import { migrate } from './db/migrate.ts';
 import { createDatabasePool } from './db/pool.ts';
 import { assertServiceLogin } from './db/service-login.ts';
+import { ensureDataDir } from './embedded/data-dir.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/postgres.ts';
+import { startEmbeddedStripeSimulator } from './embedded/stripe-simulator.ts';
 import { startPendingOrderJobs } from './jobs/start-pending-order-jobs.ts';
 import { createApp } from './http/app.ts';
 import { listenHttp } from './http/http-server.ts';
 import type { Logger } from './log.ts';
 import { createStripeClient } from './stripe/client.ts';
-import { startStripeSimulator, type StripeSimulator } from './stripe-simulator/server.ts';
 
 export type RunningService = {
   url: string;
@@ -30,17 +28,6 @@ export type RunningService = {
   close(): Promise<void>;
 };
 
-/** The simulator's webhook secret, kept under DATA_DIR so Stripe CLI-style setups survive restarts. */
-async function simulatorWebhookSecret(config: Config): Promise<string> {
-  if (config.STRIPE_WEBHOOK_SECRET) return config.STRIPE_WEBHOOK_SECRET;
-  const file = join(config.DATA_DIR, 'stripe-simulator.webhook-secret');
-  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
-  const secret = `whsec_${randomBytes(24).toString('base64url').replace(/[-_]/g, '0')}`;
-  await mkdir(config.DATA_DIR, { recursive: true });
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
-}
-
 /** Starts everything the configuration asks for, in dependency order; close() stops it in reverse. */
 export async function startService(config: Config, logger: Logger): Promise<RunningService> {
   const stops: Array<() => Promise<unknown>> = [];
@@ -48,6 +35,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     for (const stop of stops.reverse()) await stop().catch((error: unknown) => logger.warn({ err: error }, 'shutdown step failed'));
   };
   try {
+    // Both embedded defaults keep files there; the simulator needs it with DATABASE_URL set too.
+    if (config.embeddedPostgres || config.stripeSimulator) await ensureDataDir(config.DATA_DIR);
     let embedded: EmbeddedDatabase | undefined;
     if (config.embeddedPostgres) {
       embedded = await startEmbeddedPostgres({ dataDir: config.DATA_DIR, port: config.EMBEDDED_POSTGRES_PORT, log: logger });
@@ -73,11 +62,8 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
     let webhookSecret: string;
     let stripe: Stripe;
     if (config.stripeSimulator) {
-      webhookSecret = await simulatorWebhookSecret(config);
-      simulator = await startStripeSimulator({
-        port: config.STRIPE_SIMULATOR_PORT, host: config.STRIPE_SIMULATOR_HOST, webhookSecret, logger,
-        stateFile: join(config.DATA_DIR, 'stripe-simulator.json'),
-      });
+      simulator = await startEmbeddedStripeSimulator(config, logger);
+      webhookSecret = simulator.webhookSecret;
       stops.push(() => simulator!.close());
       stripe = createStripeClient({ secretKey: 'sk_test_simulator', apiUrl: simulator.url, timeoutMs: config.STRIPE_TIMEOUT_MS });
     } else {

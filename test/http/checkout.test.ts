@@ -86,7 +86,9 @@ describe('POST /checkout', () => {
     expect(replay.body.clientSecret).toBe(done.body.clientSecret);
   });
 
-  it('keeps the order when Stripe fails (502), and the retry with the same key resumes it', async () => {
+  // A Stripe 500 is saved under the Stripe idempotency key and replayed for 24 hours, so resuming
+  // after one needs a new attempt with a new key (issue 9, item 1): not asserted here until then.
+  it('keeps the order when Stripe fails (502): PENDING_PAYMENT, no PaymentIntent, lease released', async () => {
     const k = key();
     service.simulator.faults.add({ method: 'POST', path: '/v1/payment_intents', action: 'fail', status: 500, times: 'always' });
     const failed = await postCheckout(service, basket, { 'idempotency-key': k });
@@ -95,12 +97,22 @@ describe('POST /checkout', () => {
     const kept = await service.db.admin.one(sql.type(z.object({ id: z.string(), status: z.string(), payment_intent_id: z.string().nullable(), checkout_lease_until: z.unknown() }))`
       select id, status, payment_intent_id, checkout_lease_until from checkout.orders where idempotency_key = ${k}`);
     expect(kept).toMatchObject({ status: 'PENDING_PAYMENT', payment_intent_id: null, checkout_lease_until: null });
+    expect(paymentIntentsFor(kept.id)).toHaveLength(0);
+  });
+
+  it('answers 503 when Stripe rate-limits (429, nothing saved under the key), and the retry with the same key resumes the order', async () => {
+    const k = key();
+    service.simulator.faults.add({ method: 'POST', path: '/v1/payment_intents', action: 'fail', status: 429, times: 'always' });
+    const limited = await postCheckout(service, basket, { 'idempotency-key': k });
+    expect(limited.status).toBe(503);
+    expect(limited.body).toMatchObject({ type: '/problems/payment-provider-unavailable' });
+    const kept = await service.db.admin.oneFirst(sql.type(z.object({ id: z.string() }))`select id from checkout.orders where idempotency_key = ${k}`);
 
     service.simulator.faults.clear();
     const resumed = await postCheckout(service, basket, { 'idempotency-key': k });
     expect(resumed.status).toBe(201);
-    expect(resumed.body.orderId).toBe(kept.id);
-    expect(paymentIntentsFor(kept.id)).toHaveLength(1);
+    expect(resumed.body.orderId).toBe(kept);
+    expect(paymentIntentsFor(kept)).toHaveLength(1);
   });
 
   it('answers 503 when Stripe cannot be reached, and the retry ends with one PaymentIntent', async () => {

@@ -5,7 +5,7 @@ import { orderConfirmedErrors } from '../../src/events/event-schemas.ts';
 import { createOrder } from '../support/orders.ts';
 import { basket, postCheckout, request, startTestService, type TestService } from '../support/service.ts';
 import {
-  historyOf, ledgerRow, orderRow, outboxOf, paymentIntentObject, postEvent, stripeEvent, waitUntil,
+  historyOf, ledgerRow, orderRow, outboxOf, paymentIntentObject, postEvent, stripeEvent,
 } from '../support/stripe-events.ts';
 
 let service: TestService;
@@ -140,11 +140,13 @@ describe('simulator delivery modes → still exactly one confirmation', () => {
 
   it('out of order: succeeded held back and delivered after a later charge.refunded', async () => {
     const order = await checkout();
-    service.simulator.webhooks.once({ type: 'payment_intent.succeeded' }, { delayMs: 500 });
+    service.simulator.webhooks.hold({ type: 'payment_intent.succeeded' });
     await service.stripe.paymentIntents.confirm(order.paymentIntentId, { payment_method: 'pm_card_visa' });
     await service.stripe.refunds.create({ payment_intent: order.paymentIntentId, amount: 100 });
     const refunded = () => service.simulator.webhooks.events.find((e) => e.type === 'charge.refunded' && e.data.object.payment_intent === order.paymentIntentId);
-    await waitUntil('charge.refunded is delivered', () => service.simulator.webhooks.deliveries.some((d) => d.eventId === refunded()?.id));
+    await service.simulator.webhooks.idle(); // everything but the held payment_intent.succeeded
+    expect(service.simulator.webhooks.deliveries.some((d) => d.eventId === refunded()?.id)).toBe(true);
+    service.simulator.webhooks.releaseHeld();
     await service.simulator.webhooks.idle();
     await expectConfirmedOnce(order.orderId);
     // The early refund was recorded on the pending order and applied with the confirmation:

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { startService, type RunningService } from '../../src/server.ts';
-import type { StripeSimulator } from '../../src/stripe-simulator/server.ts';
+import type { StripeSimulator } from '@checkout-service/stripe-simulator';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { seedCatalog } from './orders.ts';
 
