@@ -321,7 +321,7 @@ end;
 $$;
 comment on function checkout.apply_stripe_event(text, text, jsonb, text) is
   'Phase 2: applies one verified Stripe event (or a PaymentIntent state fetched by reconciliation) in one transaction: ledger, order lookup by metadata.order_id, amount/currency checks, transition, refunds (recorded while pending, OrderRefunded once confirmed), failed refunds as anomalies. Returns outcome applied | duplicate | ignored | anomaly.';
-comment on column checkout.payment_anomalies.kind is 'unknown_order | amount_mismatch | currency_mismatch | payment_intent_mismatch | paid_after_close | canceled_after_payment | refund_for_unpaid_order | refund_failed';
+comment on column checkout.payment_anomalies.kind is 'unknown_order | amount_mismatch | currency_mismatch | payment_intent_mismatch | paid_after_close | canceled_after_payment | refund_for_unpaid_order | refund_failed | unreadable_event (0030)';
 
 -- Down Migration
 comment on column checkout.payment_anomalies.kind is 'unknown_order | amount_mismatch | currency_mismatch | payment_intent_mismatch | paid_after_close | canceled_after_payment | refund_for_unpaid_order';
