@@ -42,8 +42,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await events?.close();
   await cdc?.stop();
-  await db?.admin.query(sql.unsafe`
-    select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = current_database() and not active`);
   await db?.drop();
 });
 

@@ -85,9 +85,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await events?.close();
   await cdc?.stop();
-  // A logical slot must be dropped before its database.
-  await db?.admin.query(sql.unsafe`
-    select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = current_database() and not active`);
   await db?.drop();
 });
 

@@ -64,6 +64,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     admin,
     async drop() {
       await Promise.allSettled([app.end(), admin.end()]);
+      // A logical replication slot (the CDC tests') belongs to its database, and some majors refuse
+      // to drop a database that still has one; stop whatever streams from it first.
+      await adminQuery(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '${name}' and not active`);
       await adminQuery(`drop database if exists ${name} with (force)`);
     },
   };
