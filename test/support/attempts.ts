@@ -1,8 +1,10 @@
 // What the checkout-attempt tests look at: the PaymentIntents an order has at the simulator, the
 // requests the service made there, and the database clock of the sweep.
+import { randomUUID } from 'node:crypto';
 import type { StripeSimulator } from '@checkout-service/stripe-simulator';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
+import { basket, postCheckout, type TestService } from './service.ts';
 
 /** The statuses in which a PaymentIntent can still take money (src/checkout/payment-intents-of-order.ts). */
 const payableStatuses = new Set(['requires_payment_method', 'requires_confirmation', 'requires_action', 'processing', 'requires_capture']);
@@ -41,4 +43,25 @@ export async function quietAtStripeFor(admin: DatabasePool, orderId: string, sec
 export async function attemptsBegunEarlier(admin: DatabasePool, orderId: string, hours: number): Promise<void> {
   await admin.query(sql.unsafe`
     update checkout.checkout_attempts set started_at = started_at - make_interval(hours => ${hours}) where order_id = ${orderId}`);
+}
+
+/** Time passes for both clocks: the simulator's (search catches up) and the database's view of the order's quiet at Stripe. */
+export async function timePasses(service: TestService, orderId: string, seconds: number): Promise<void> {
+  service.simulator.advanceClock(seconds);
+  await quietAtStripeFor(service.db.admin, orderId, seconds);
+}
+
+/**
+ * A POST /checkout (502) whose one attempt got a 500 after Stripe had created the PaymentIntent, saved
+ * under the key: its Idempotency-Key, the order, and that PaymentIntent nobody was given.
+ */
+export async function checkoutFailingAfterStripeCreated(service: TestService): Promise<{ key: string; orderId: string; hidden: string }> {
+  const key = randomUUID();
+  service.simulator.faults.add({ method: 'POST', path: '/v1/payment_intents', action: 'fail', status: 500, when: 'after' });
+  const response = await postCheckout(service, basket, { 'idempotency-key': key });
+  if (response.status !== 502) throw new Error(`expected 502, got ${response.status}`);
+  const orderId = await orderIdOfKey(service.db.admin, key);
+  const [hidden, ...more] = payableOf(service.simulator, orderId);
+  if (!hidden || more.length > 0) throw new Error(`expected one PaymentIntent made for order ${orderId}, found ${[hidden, ...more].join(', ')}`);
+  return { key, orderId, hidden };
 }
