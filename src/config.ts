@@ -47,6 +47,10 @@ const schema = z.object({
   JOBS_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   ORDER_EXPIRE_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(3600),
   PAYMENT_RECONCILE_AFTER_SECONDS: z.coerce.number().int().min(0).max(30 * 86_400).default(600),
+  // PaymentIntents that failed checkout attempts may have left are searched for this long after the
+  // order's checkout last called Stripe (src/jobs/sweep-orphan-payment-intents.ts). Stripe's search
+  // lags "under 1 minute" normally (https://docs.stripe.com/search#data-freshness): not less than that.
+  PAYMENT_INTENT_SWEEP_AFTER_SECONDS: z.coerce.number().int().min(60).max(86_400).default(600),
   // At most this many orders per job run, so that a backlog costs a bounded number of Stripe calls.
   JOBS_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
   // Outbox rows older than this, and behind the replication slot, are deleted (src/jobs/purge-outbox.ts).
@@ -95,8 +99,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const attempts = STRIPE_MAX_NETWORK_RETRIES + 1;
     throw new ConfigError(
       `Invalid configuration:\n  CHECKOUT_LEASE_SECONDS: ${config.CHECKOUT_LEASE_SECONDS} s is shorter than the longest a POST /checkout may need ` +
-        `with STRIPE_TIMEOUT_MS=${config.STRIPE_TIMEOUT_MS} (${attempts} attempts at Stripe with their back-off, ${stripeCallWorstCaseMs(config.STRIPE_TIMEOUT_MS)} ms, ` +
-        `then attaching the PaymentIntent: ${minimumLease} s); set CHECKOUT_LEASE_SECONDS to at least ${minimumLease} or lower STRIPE_TIMEOUT_MS`,
+        `with STRIPE_TIMEOUT_MS=${config.STRIPE_TIMEOUT_MS} (two Stripe calls, a search and a create, of ${attempts} attempts each with their back-off, ` +
+        `${stripeCallWorstCaseMs(config.STRIPE_TIMEOUT_MS)} ms per call, then attaching the PaymentIntent: ${minimumLease} s); ` +
+        `set CHECKOUT_LEASE_SECONDS to at least ${minimumLease} or lower STRIPE_TIMEOUT_MS`,
     );
   }
   return {

@@ -16,8 +16,12 @@ export function leaseSecondsCovering(stripeCalls: number, stripeTimeoutMs: numbe
   return Math.ceil((stripeCalls * stripeCallWorstCaseMs(stripeTimeoutMs) + DATABASE_ALLOWANCE_MS) / 1000);
 }
 
-/** POST /checkout makes one Stripe call (create the PaymentIntent) while it holds the lease. */
-export const minimumCheckoutLeaseSeconds = (stripeTimeoutMs: number) => leaseSecondsCovering(1, stripeTimeoutMs);
+/**
+ * POST /checkout makes at most two Stripe calls while it holds the lease: a resume after a failed
+ * attempt searches the order's PaymentIntents, then creates one (src/checkout/payment-intent-for-attempt.ts).
+ * Duplicates are cancelled after the lease has ended with the attach.
+ */
+export const minimumCheckoutLeaseSeconds = (stripeTimeoutMs: number) => leaseSecondsCovering(2, stripeTimeoutMs);
 
 /** The expiry job cancels the PaymentIntent and, when Stripe refuses, retrieves it: two calls. */
 export const expiryClaimSeconds = (stripeTimeoutMs: number) => leaseSecondsCovering(2, stripeTimeoutMs);

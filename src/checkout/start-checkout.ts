@@ -1,8 +1,10 @@
 import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
-import { attachPaymentIntent, createOrder, releaseCheckoutLease, type NewOrder, type Order } from '../db/checkout-functions.ts';
+import { attachPaymentIntent, createOrder, endCheckoutAttempt, type AttemptEnd, type NewOrder, type Order } from '../db/checkout-functions.ts';
 import type { Logger } from '../log.ts';
 import { cancelAbandonedPaymentIntent } from './cancel-abandoned-payment-intent.ts';
+import { cancelDuplicatePaymentIntent } from './cancel-duplicate-payment-intent.ts';
+import { paymentIntentForAttempt } from './payment-intent-for-attempt.ts';
 
 export type CheckoutResult =
   /** clientSecret is absent once the order is paid: there is nothing left to pay with it. */
@@ -11,18 +13,11 @@ export type CheckoutResult =
   | { outcome: 'closed'; order: Order };
 
 /**
- * Stripe's idempotency key for the PaymentIntent of an order: every attempt for one order (a retry
- * after a timeout, a resumed request) asks Stripe for the same PaymentIntent, so one exists at most.
- */
-export function paymentIntentIdempotencyKey(orderId: string): string {
-  return `checkout-order-${orderId}`;
-}
-
-/**
  * Phase 1. The order is committed first (PENDING_PAYMENT, priced in SQL) with this request holding
- * its checkout lease; only then is Stripe called, outside any transaction; then the PaymentIntent is
- * attached with the lease's token. If Stripe fails the order stays, the lease is released, and the
- * client's retry with the same key resumes here.
+ * its checkout lease and an attempt (migrations/0025: the Stripe idempotency key, whether to search);
+ * only then is Stripe called, outside any transaction; then the PaymentIntent is attached with the
+ * lease's token. If Stripe fails the order stays, the attempt's end is recorded and the lease
+ * released, and the client's retry with the same key resumes with the next attempt.
  */
 export async function startCheckout(
   deps: { pool: DatabasePool; stripe: Stripe; log: Logger },
@@ -37,37 +32,50 @@ export async function startCheckout(
     return { outcome: 'replayed', order, clientSecret: requireClientSecret(paymentIntent) };
   }
 
-  const { order, checkoutToken } = created;
-  let paymentIntent: Stripe.PaymentIntent;
-  try {
-    paymentIntent = await deps.stripe.paymentIntents.create(
-      {
-        amount: order.amountTotal,
-        currency: order.currency,
-        metadata: { order_id: order.orderId },
-        automatic_payment_methods: { enabled: true },
-      },
-      { idempotencyKey: paymentIntentIdempotencyKey(order.orderId) },
-    );
-  } catch (error) {
-    await releaseCheckoutLease(deps.pool, order.orderId, checkoutToken).catch((releaseError: unknown) =>
-      // The lease then runs out by itself; the retry only has to wait for it.
-      deps.log.warn({ err: releaseError, orderId: order.orderId }, 'could not release the checkout lease'),
-    );
-    throw error;
-  }
+  const { order, checkoutToken, attempt } = created;
+  const log = deps.log.child({ orderId: order.orderId, attempt: attempt.number });
+  const endAttempt = (end: AttemptEnd, detail: string) =>
+    endCheckoutAttempt(deps.pool, order.orderId, checkoutToken, end, detail).catch((error: unknown) =>
+      // The lease then runs out by itself, and the next attempt finds this one unfinished.
+      log.warn({ err: error }, 'could not record the end of the checkout attempt'));
 
-  const attached = await attachPaymentIntent(deps.pool, order.orderId, paymentIntent.id, checkoutToken);
+  const got = await paymentIntentForAttempt(deps.stripe, order, attempt);
+  if (!got.ok) {
+    await endAttempt(got.end, got.detail);
+    throw got.error;
+  }
+  const { paymentIntent, duplicates } = got;
+  if (got.reused) log.info({ paymentIntentId: paymentIntent.id }, 'checkout attempt reuses a PaymentIntent of an earlier attempt');
+
+  const attached = await attachPaymentIntent(deps.pool, order.orderId, paymentIntent.id, checkoutToken).catch(async (error: unknown) => {
+    // The PaymentIntent exists under the attempt's key: the next attempt replays it and gets it again.
+    await endAttempt('unfinished', `attach failed: ${error instanceof Error ? error.message : String(error)}`);
+    throw error;
+  });
   if (attached.outcome === 'closed') {
     // The order was closed while this request waited on Stripe: no client may get a secret for it,
     // and the PaymentIntent is cancelled so that nobody can pay it either.
     await cancelAbandonedPaymentIntent(deps.stripe, paymentIntent.id).catch((cancelError: unknown) =>
-      deps.log.warn({ err: cancelError, orderId: order.orderId, paymentIntentId: paymentIntent.id }, 'could not cancel the PaymentIntent of a closed order'),
+      log.warn({ err: cancelError, paymentIntentId: paymentIntent.id }, 'could not cancel the PaymentIntent of a closed order'),
     );
-    return { outcome: 'closed', order: attached.order };
   }
+  await cancelDuplicates(deps.stripe, duplicates, log);
+  if (attached.outcome === 'closed') return { outcome: 'closed', order: attached.order };
   const clientSecret = attached.order.status === 'PENDING_PAYMENT' ? requireClientSecret(paymentIntent) : undefined;
   return { outcome: created.outcome, order: attached.order, clientSecret };
+}
+
+/**
+ * The order has its PaymentIntent now (or is closed), so the others found for it may go. One that
+ * cannot be cancelled now is left to the sweep, which this attempt's failed predecessor scheduled.
+ */
+async function cancelDuplicates(stripe: Stripe, duplicates: readonly Stripe.PaymentIntent[], log: Logger): Promise<void> {
+  for (const duplicate of duplicates) {
+    await cancelDuplicatePaymentIntent(stripe, duplicate.id).then(
+      () => log.info({ paymentIntentId: duplicate.id }, 'cancelled a duplicate PaymentIntent of the order'),
+      (error: unknown) => log.warn({ err: error, paymentIntentId: duplicate.id }, 'could not cancel a duplicate PaymentIntent; the sweep will'),
+    );
+  }
 }
 
 function requireClientSecret(paymentIntent: Stripe.PaymentIntent): string {

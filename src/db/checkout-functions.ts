@@ -1,4 +1,4 @@
-// Typed calls of the SQL API functions (migrations/0005, 0006, 0021): the only SQL the handlers run.
+// Typed calls of the SQL API functions (migrations/0005, 0006, 0021, 0025): the only SQL the handlers run.
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { retryOnConflict } from './retry.ts';
@@ -38,11 +38,19 @@ export type NewOrder = {
   leaseSeconds: number;
 };
 
+/**
+ * The Stripe side of one POST /checkout holding the lease (migrations/0025, begin_checkout_attempt):
+ * the idempotency key to create the PaymentIntent under, and whether to look first for what earlier
+ * attempts of the order made at Stripe.
+ */
+const checkoutAttemptSchema = z.object({ number: z.number().int().min(1), idempotencyKey: z.string(), searchFirst: z.boolean() });
+export type CheckoutAttempt = z.infer<typeof checkoutAttemptSchema>;
+
 const createOrderResult = z.object({
   result: z.discriminatedUnion('outcome', [
-    // This request holds the order's checkout lease; the token proves it to attach / release.
-    z.object({ outcome: z.literal('created'), order: orderSchema, checkoutToken: z.uuid() }),
-    z.object({ outcome: z.literal('resumed'), order: orderSchema, checkoutToken: z.uuid() }),
+    // This request holds the order's checkout lease; the token proves it to attach / end the attempt.
+    z.object({ outcome: z.literal('created'), order: orderSchema, checkoutToken: z.uuid(), attempt: checkoutAttemptSchema }),
+    z.object({ outcome: z.literal('resumed'), order: orderSchema, checkoutToken: z.uuid(), attempt: checkoutAttemptSchema }),
     z.object({ outcome: z.literal('replayed'), order: orderSchema }),
     z.object({ outcome: z.literal('closed'), order: orderSchema }),
   ]),
@@ -62,6 +70,20 @@ const attachResult = z.object({ result: z.object({ outcome: z.enum(['attached', 
 export async function attachPaymentIntent(pool: DatabasePool, orderId: string, paymentIntentId: string, checkoutToken: string) {
   return retryOnConflict(() => pool.oneFirst(sql.type(attachResult)`
     select checkout.attach_payment_intent(${orderId}, ${paymentIntentId}, ${checkoutToken}) as result`));
+}
+
+/**
+ * How an attempt ended without a PaymentIntent (migrations/0025): `stripe_error` when Stripe answered
+ * an error it keeps under the key (or the search failed), `unfinished` when no such answer came.
+ */
+export type AttemptEnd = 'stripe_error' | 'unfinished';
+
+/** Records the end of the attempt of `checkoutToken` and ends its lease early (whether it still held it). */
+export async function endCheckoutAttempt(
+  pool: DatabasePool, orderId: string, checkoutToken: string, outcome: AttemptEnd, detail: string,
+): Promise<boolean> {
+  return retryOnConflict(() => pool.oneFirst(sql.type(z.object({ released: z.boolean() }))`
+    select checkout.end_checkout_attempt(${orderId}, ${checkoutToken}, ${outcome}, ${detail}) as released`));
 }
 
 /** Ends the lease early if `checkoutToken` still holds it; whether it did. */

@@ -1,5 +1,6 @@
-// Typed calls of the SQL functions the background jobs use (migrations/0022, 0023): which pending
-// orders are due, the expiry claim, the expiry itself, and the back-off bookkeeping.
+// Typed calls of the SQL functions the background jobs use (migrations/0022, 0023, 0024): which pending
+// orders are due, the expiry claim, the expiry itself, the back-off bookkeeping, and the sweep of
+// PaymentIntents that failed checkout attempts may have left.
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { retryOnConflict } from './retry.ts';
@@ -58,4 +59,36 @@ export type OrderCheck = z.infer<typeof orderCheck>['check'];
 export async function recordOrderCheck(pool: DatabasePool, orderId: string, stripeFailed: boolean): Promise<OrderCheck> {
   return retryOnConflict(() => pool.oneFirst(sql.type(orderCheck)`
     select checkout.record_order_check(${orderId}, ${stripeFailed}) as check`));
+}
+
+const sweepDue = z.object({ orderId: z.uuid(), paymentIntentId: z.string().nullable(), status: z.string() });
+export type SweepDueOrder = z.infer<typeof sweepDue>;
+
+/**
+ * At most `limit` orders whose PaymentIntents are due for a sweep: their checkout has been quiet at
+ * Stripe for `afterSeconds` (or a day, for the second sweep), and they are closed or have their
+ * PaymentIntent attached; least recently swept first.
+ */
+export async function ordersDueForPaymentIntentSweep(
+  pool: DatabasePool, options: { afterSeconds: number; limit: number },
+): Promise<readonly SweepDueOrder[]> {
+  return pool.any(sql.type(sweepDue)`
+    select order_id as "orderId", payment_intent_id as "paymentIntentId", status
+      from checkout.orders_due_for_payment_intent_sweep(make_interval(secs => ${options.afterSeconds}), ${options.limit})`);
+}
+
+const sweepRecord = z.object({
+  sweep: z.object({
+    outcome: z.enum(['clean', 'stripe_failed', 'still_payable']), cleanSweeps: z.number().int(), failures: z.number().int(),
+    nextSweepAt: z.string().nullable(),
+  }),
+});
+export type SweepRecord = z.infer<typeof sweepRecord>['sweep'];
+
+/** Records a sweep of the order: clean counts towards the two that end it; the others back it off. */
+export async function recordPaymentIntentSweep(
+  pool: DatabasePool, orderId: string, outcome: SweepRecord['outcome'],
+): Promise<SweepRecord> {
+  return retryOnConflict(() => pool.oneFirst(sql.type(sweepRecord)`
+    select checkout.record_payment_intent_sweep(${orderId}, ${outcome}) as sweep`));
 }

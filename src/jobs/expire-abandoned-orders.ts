@@ -1,9 +1,9 @@
-import Stripe from 'stripe';
 import { cancelAbandonedPaymentIntent } from '../checkout/cancel-abandoned-payment-intent.ts';
 import { releaseCheckoutLease } from '../db/checkout-functions.ts';
 import { sqlstateOf } from '../db/errors.ts';
 import { claimOrderForExpiry, expireOrder, ordersDueForCheck, recordOrderCheck, type DueOrder } from '../db/job-functions.ts';
-import { applyPaymentIntentState, retrievePaymentIntent } from './apply-payment-intent-state.ts';
+import { applyPaymentIntentState } from './apply-payment-intent-state.ts';
+import { cancelOrRetrieve } from './cancel-or-retrieve.ts';
 import { forEachDueOrder } from './for-each-due-order.ts';
 import type { JobDeps } from './job-deps.ts';
 import type { JobRun } from './job-run.ts';
@@ -28,7 +28,8 @@ type HeldOrder = DueOrder & { checkoutToken: string };
  * resume or replay it (and get a client secret) while the job works on it. Then the PaymentIntent is
  * cancelled at Stripe and only then is the order EXPIRED, so a customer cannot pay an order that is
  * already closed. If Stripe refuses because the payment went through, the order is confirmed
- * instead. An order without a PaymentIntent never reached Stripe and expires directly.
+ * instead. An order without a PaymentIntent attached expires directly: whatever its failed checkout
+ * attempts may have left at Stripe is the sweep's (sweep-orphan-payment-intents.ts).
  */
 export async function expireAbandonedOrders(deps: JobDeps, options: ExpiryOptions): Promise<JobRun<ExpiryOutcome>> {
   return forEachDueOrder(deps, {
@@ -73,15 +74,7 @@ async function expireHeld(deps: JobDeps, order: HeldOrder): Promise<Examined> {
   const reason = `payment not completed within ${Math.floor(order.idleSeconds)} s of the last checkout activity`;
   if (order.paymentIntentId === null) return expire(deps, order, reason);
 
-  let paymentIntent: Stripe.PaymentIntent;
-  try {
-    paymentIntent = await cancelAbandonedPaymentIntent(deps.stripe, order.paymentIntentId);
-  } catch (error) {
-    // Refused: it succeeded, is processing, or was cancelled already. Ask what it is now.
-    if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'payment_intent_unexpected_state')) throw error;
-    paymentIntent = await retrievePaymentIntent(deps, order.paymentIntentId);
-  }
-
+  const paymentIntent = await cancelOrRetrieve(deps, order.paymentIntentId, cancelAbandonedPaymentIntent);
   if (paymentIntent.status === 'canceled') return expire(deps, order, `${reason}; PaymentIntent canceled`);
   const applied = await applyPaymentIntentState(deps.pool, paymentIntent);
   if (applied?.outcome === 'applied') {

@@ -49,19 +49,22 @@ describe('startCheckout after its lease ran out', () => {
 
   it('a newer request took the checkout over: CK014, nothing attached; the newer one attaches the same PaymentIntent', async () => {
     const key = randomUUID();
-    let newerToken = '';
+    let newer = { token: '', key: '' };
     const stripe = slowCreate(async () => {
-      newerToken = await service.db.app.oneFirst(sql.type(z.object({ t: z.string() }))`
-        select checkout.create_order(${key}, 'c-123', 'nzd', '[{"sku":"MILK-2L","quantity":2}]', interval '1 minute')->>'checkoutToken' as t`);
+      newer = await service.db.app.one(sql.type(z.object({ token: z.string(), key: z.string() }))`
+        select r->>'checkoutToken' as token, r->'attempt'->>'idempotencyKey' as key
+          from checkout.create_order(${key}, 'c-123', 'nzd', '[{"sku":"MILK-2L","quantity":2}]', interval '1 minute') r`);
     });
     expect(await sqlstateOf(startCheckout({ pool: service.pool, stripe, log }, request(key)))).toBe('CK014');
     const orderId = await service.db.admin.oneFirst(sql.type(z.object({ id: z.string() }))`select id from checkout.orders where idempotency_key = ${key}`);
     expect((await orderRow(service.db.admin, orderId)).payment_intent_id).toBeNull();
 
-    // The newer request asks Stripe under the same idempotency key: the same PaymentIntent.
+    // The newer request is the next attempt, which replays the same idempotency key (the first never
+    // said how it ended): the same PaymentIntent.
+    expect(newer.key).toBe(`checkout-order-${orderId}-1`);
     const [paymentIntent] = service.simulator.listPaymentIntents().filter((pi) => pi.metadata.order_id === orderId);
     const attached = await service.db.app.oneFirst(sql.type(z.object({ outcome: z.string() }))`
-      select checkout.attach_payment_intent(${orderId}, ${paymentIntent!.id}, ${newerToken})->>'outcome' as outcome`);
+      select checkout.attach_payment_intent(${orderId}, ${paymentIntent!.id}, ${newer.token})->>'outcome' as outcome`);
     expect(attached).toBe('attached');
   });
 });

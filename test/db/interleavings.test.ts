@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { applyStripeEvent, attachPaymentIntent, createOrder, releaseCheckoutLease } from '../../src/db/checkout-functions.ts';
+import { applyStripeEvent, attachPaymentIntent, createOrder, endCheckoutAttempt } from '../../src/db/checkout-functions.ts';
 import { expireAbandonedOrders } from '../../src/jobs/expire-abandoned-orders.ts';
 import { reconcilePendingPayments } from '../../src/jobs/reconcile-pending-payments.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -94,7 +94,7 @@ class Run {
     this.orders.set(slotNo, known);
     // Replayed (a PaymentIntent is attached, or the order is paid) or closed: nothing to do at Stripe.
     if (result.outcome !== 'created' && result.outcome !== 'resumed') return;
-    if (stripeFails) return void (await releaseCheckoutLease(db.app, order.orderId, result.checkoutToken));
+    if (stripeFails) return void (await endCheckoutAttempt(db.app, order.orderId, result.checkoutToken, 'stripe_error', 'api_error 500 (model)'));
     known.pi ??= stripe.createPaymentIntent(order.orderId, order.amountTotal);
     await attachPaymentIntent(db.app, order.orderId, known.pi.id, result.checkoutToken);
   }

@@ -25,7 +25,8 @@ afterAll(async () => {
 });
 
 // What 0007_roles.sql (and 0009 for the metrics function, 0011 for the outbox, 0021-0023 for the
-// lease and the jobs, 0030 for unreadable events) grant to checkout_app; 0023 took
+// lease and the jobs, 0024-0025 for checkout attempts and their sweep, 0030 for unreadable events)
+// grant to checkout_app; 0023 took
 // pending_orders_older_than (0008) back: DBAs only; 0035 revoked confirm_payment, cancel_order and
 // refund_order, which are reached through apply_stripe_event.
 const appFunctions = [
@@ -33,19 +34,23 @@ const appFunctions = [
   'checkout.attach_payment_intent(uuid,text,uuid)',
   'checkout.claim_order_for_expiry(uuid,text,interval,interval)',
   'checkout.create_order(text,text,text,jsonb,interval)',
+  'checkout.end_checkout_attempt(uuid,uuid,text,text)',
   'checkout.expire_order(uuid,text,uuid,text)',
   'checkout.order_json(uuid)',
   'checkout.orders_due_for_check(interval,integer,boolean)',
+  'checkout.orders_due_for_payment_intent_sweep(interval,integer)',
   'checkout.outbox_delivery_status(name)',
   'checkout.purge_outbox(interval,name)',
   'checkout.record_order_check(uuid,boolean)',
+  'checkout.record_payment_intent_sweep(uuid,text)',
   'checkout.record_unreadable_stripe_event(text,text,text,uuid,text,bytea)',
   'checkout.release_checkout_lease(uuid,uuid)',
   'checkout.transition_counts()',
 ];
 const tables = [
   'products', 'currency_limits', 'orders', 'order_lines', 'order_status_transitions', 'order_status_history', 'stripe_events',
-  'payment_anomalies', 'pending_order_checks', 'outbox', 'cdc_heartbeat', 'outbox_retention_marks',
+  'payment_anomalies', 'pending_order_checks', 'outbox', 'cdc_heartbeat', 'outbox_retention_marks', 'checkout_attempts',
+  'payment_intent_sweeps',
 ];
 const views = ['order_timeline', 'stale_pending_orders', 'open_payment_anomalies'];
 
@@ -65,6 +70,9 @@ describe('checkout_app', () => {
     const pi = paymentIntentIdFor(orderId);
     const q = (query: ReturnType<typeof sql.unsafe>) => db.app.query(query);
     await q(sql.unsafe`select checkout.release_checkout_lease(${orderId}, ${checkoutToken})`);
+    await q(sql.unsafe`select checkout.end_checkout_attempt(${orderId}, ${checkoutToken}, 'stripe_error', 'api_error 500')`);
+    await q(sql.unsafe`select * from checkout.orders_due_for_payment_intent_sweep('0 seconds', 10)`);
+    await q(sql.unsafe`select checkout.record_payment_intent_sweep(${orderId}, 'clean')`);
     await q(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${pi}, ${checkoutToken})`);
     await q(sql.unsafe`select checkout.order_json(${orderId})`);
     await q(sql.unsafe`select * from checkout.orders_due_for_check('0 seconds', 10, false)`);
