@@ -10,6 +10,7 @@ import { requestContext } from './request-context.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { productRoutes } from './routes/products.ts';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks.ts';
 
 export type AppDependencies = {
@@ -43,6 +44,7 @@ function allRouters(deps: AppDependencies, metrics: Metrics) {
   return [
     checkoutRoutes({ pool: deps.pool, stripe: deps.stripe, metrics, leaseSeconds: deps.checkoutLeaseSeconds }),
     orderRoutes({ pool: deps.pool }),
+    productRoutes({ pool: deps.pool }),
     stripeWebhookRoutes({
       pool: deps.pool, stripe: deps.stripe, webhookSecret: deps.webhookSecret, livemode: deps.stripeLivemode, metrics,
     }),
