@@ -8,6 +8,7 @@ import { createMetrics, registerOutboxGauges, registerTransitionGauge, type Metr
 import { problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
+import { demoPageRoutes, type DemoPageOptions } from './routes/demo-page.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { orderRoutes } from './routes/orders.ts';
 import { productRoutes } from './routes/products.ts';
@@ -20,6 +21,8 @@ export type AppDependencies = {
   webhookSecret: string;
   stripeLivemode: boolean;
   checkoutLeaseSeconds: number;
+  /** The checkout page at /demo (DEMO_PAGE); undefined: not served. */
+  demoPage?: DemoPageOptions | undefined;
 };
 
 export function createApp(deps: AppDependencies): { app: Koa; metrics: Metrics; routers: ReturnType<typeof allRouters> } {
@@ -33,7 +36,9 @@ export function createApp(deps: AppDependencies): { app: Koa; metrics: Metrics; 
   app.use(requestContext(deps.logger, metrics));
   app.use(problemMiddleware(deps.logger));
   const routers = allRouters(deps, metrics);
-  for (const router of routers) {
+  // The page is for people, not part of the API: outside `routers`, which the OpenAPI document covers.
+  const pages = deps.demoPage ? [demoPageRoutes(deps.demoPage)] : [];
+  for (const router of [...routers, ...pages]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

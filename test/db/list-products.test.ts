@@ -1,6 +1,7 @@
 // checkout.list_products (migrations/0045): what GET /products and DBAs read of the price list.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
+import { z } from 'zod';
 import { createDatabasePool } from '../../src/db/pool.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { seedCatalog } from '../support/orders.ts';
@@ -19,7 +20,8 @@ const skus = (after: string | null, limit: number | null) =>
 
 describe('checkout.list_products', () => {
   it('returns every product in SKU order, inactive ones flagged', async () => {
-    const rows = await db.app.any(sql.unsafe`select sku, active from checkout.list_products(null, null)`);
+    const rows = await db.app.any(sql.type(z.object({ sku: z.string(), active: z.boolean() }))`
+      select sku, active from checkout.list_products(null, null)`);
     expect(rows.map((r) => r.sku)).toEqual([...rows.map((r) => r.sku)].sort());
     expect(rows).toContainEqual({ sku: 'COFFEE-200G', active: false });
     expect(rows).toContainEqual({ sku: 'MILK-2L', active: true });
