@@ -75,7 +75,8 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
     const { key: paramKey, _stripe_version: paramVersion } = params;
     delete params.key;
     delete params._stripe_version;
-    if (typeof paramVersion === 'string') headers['Stripe-Version'] = paramVersion;
+    // Echoed in a header: only what a version looks like (2024-06-20.acacia), never a CR or LF.
+    if (typeof paramVersion === 'string' && /^[\w.-]{1,64}$/.test(paramVersion)) headers['Stripe-Version'] = paramVersion;
     entry.params = params;
     const apiKey = authenticate(req, paramKey);
 

@@ -11,6 +11,8 @@ const config = {
   publishableKey: document.body.dataset.publishableKey,
 };
 const FINAL_STATUSES = ['PAYMENT_CONFIRMED', 'CANCELLED', 'EXPIRED', 'REFUNDED'];
+/** POST /checkout attempts under one key: back-off from 250 ms doubling to 4 s, about 30 s in all (a checkout holds its key up to CHECKOUT_LEASE_SECONDS). */
+const CHECKOUT_ATTEMPTS = 10;
 
 const state = {
   products: [],
@@ -103,7 +105,7 @@ async function placeOrder() {
       answer = await response.json().catch(() => null);
     } catch (error) {
       logCheckout(`POST /checkout (attempt ${attempt}) → network error: ${error.message}`, 'refused');
-      if (attempt < 6) { await sleep(delay); continue; }
+      if (attempt < CHECKOUT_ATTEMPTS) { await sleep(delay); continue; }
       return showMessage('checkout-error', 'The service cannot be reached; the order is kept under this Idempotency-Key, try again.');
     }
     const replayed = response.headers.get('Idempotent-Replayed') === 'true';
@@ -112,7 +114,7 @@ async function placeOrder() {
       return showOrder(answer);
     }
     logCheckout(`POST /checkout → ${response.status} ${answer?.type ?? ''}`, 'refused');
-    if (retryable(response, answer) && attempt < 6) {
+    if (retryable(response, answer) && attempt < CHECKOUT_ATTEMPTS) {
       const retryAfter = Number(response.headers.get('Retry-After'));
       await sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 10_000) : delay);
       continue;
@@ -158,7 +160,8 @@ async function pollOrder() {
         renderStatus(order.status, order.history);
         if (FINAL_STATUSES.includes(order.status)) {
           setText('order-polling', '');
-          state.payment?.settled(order.status);
+          state.payment?.settled();
+          setText('payment-message', order.status === 'PAYMENT_CONFIRMED' ? 'Paid: the order is PAYMENT_CONFIRMED.' : `The order is ${order.status}.`);
           return;
         }
       }

@@ -32,10 +32,10 @@ export function startPaymentElementPayment(config, checkout, hooks) {
     pay.disabled = settled;
   };
   return {
-    settled(status) {
+    /** The order settled: nothing is left to pay. */
+    settled() {
       settled = true;
       pay.disabled = true;
-      hooks.message(status === 'PAYMENT_CONFIRMED' ? 'Paid: the order is PAYMENT_CONFIRMED.' : `The order is ${status}.`);
     },
   };
 }

@@ -103,10 +103,10 @@ export function startTestCardPayment(config, checkout, hooks) {
   window.onmessage = (event) => void authenticationFinished(event);
   pay.disabled = false;
   return {
-    settled(status) {
+    /** The order settled: nothing is left to pay. */
+    settled() {
       settled = true;
       pay.disabled = true;
-      hooks.message(status === 'PAYMENT_CONFIRMED' ? 'Paid: the order is PAYMENT_CONFIRMED.' : `The order is ${status}.`);
     },
   };
 }
