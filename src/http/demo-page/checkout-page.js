@@ -57,7 +57,11 @@ function changeQuantity(sku, delta) {
   const quantity = Math.min(999, (state.basket.get(sku) ?? 0) + delta);
   if (quantity > 0) state.basket.set(sku, quantity);
   else state.basket.delete(sku);
-  // Another basket is another request: it must not replay the previous basket's order (422).
+  newRequest();
+}
+
+/** Another basket or customer is another request: under the old key the service would refuse it (422). */
+function newRequest() {
   state.idempotencyKey = crypto.randomUUID();
   renderBasket();
 }
@@ -196,6 +200,7 @@ setText('payment-mode-label', config.paymentMode === 'payment-element'
   ? 'Stripe.js Payment Element (real Stripe)'
   : `test cards, confirmed against ${config.stripeApiUrl}`);
 byId('place-order').addEventListener('click', () => void placeOrder());
+byId('customer-id').addEventListener('change', newRequest);
 renderBasket();
 try {
   state.products = await loadCatalog();
