@@ -27,6 +27,10 @@ const schema = z.object({
   STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, 'must be a Stripe secret key (sk_test_… or sk_live_…)').optional(),
   STRIPE_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9_+/=]+$/, 'must be a webhook signing secret (whsec_…)').optional(),
   STRIPE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // The only key the demo page sends to browsers (Stripe.js's Payment Element needs it).
+  STRIPE_PUBLISHABLE_KEY: z.string().regex(/^pk_(test|live)_[A-Za-z0-9_]+$/, 'must be a Stripe publishable key (pk_test_… or pk_live_…)').optional(),
+  // The checkout page at /demo (issue 13): on by default with the simulator, off with real Stripe keys.
+  DEMO_PAGE: bool.optional(),
   STRIPE_SIMULATOR_PORT: port.default(12111),
   // Its control API has no authentication: loopback unless a container must publish it.
   STRIPE_SIMULATOR_HOST: z.string().min(1).default('127.0.0.1'),
@@ -65,6 +69,8 @@ export type Config = Omit<z.infer<typeof schema>, 'CHECKOUT_LEASE_SECONDS'> & {
   stripeSimulator: boolean;
   /** Whether Stripe events must say livemode: true (a live key) or false. */
   stripeLivemode: boolean;
+  /** Whether /demo serves the checkout page (DEMO_PAGE, by default only with the simulator). */
+  demoPage: boolean;
 };
 
 export class ConfigError extends Error {}
@@ -94,6 +100,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.JOBS_INTERVAL_SECONDS > 0 && config.DATABASE_POOL_SIZE < 2) {
     throw new ConfigError('Invalid configuration:\n  DATABASE_POOL_SIZE: must be at least 2 when JOBS_INTERVAL_SECONDS > 0 (background jobs)');
   }
+  const demoPage = config.DEMO_PAGE ?? !config.STRIPE_SECRET_KEY;
+  if (demoPage && config.STRIPE_SECRET_KEY && !config.STRIPE_PUBLISHABLE_KEY) {
+    throw new ConfigError('Invalid configuration:\n  STRIPE_PUBLISHABLE_KEY: required when DEMO_PAGE=true with STRIPE_SECRET_KEY (the page pays through Stripe.js, which takes the publishable key of the same account)');
+  }
+  if (!config.STRIPE_SECRET_KEY && config.STRIPE_PUBLISHABLE_KEY?.includes('_live_')) {
+    throw new ConfigError('Invalid configuration:\n  STRIPE_PUBLISHABLE_KEY: the Stripe simulator (no STRIPE_SECRET_KEY) takes test keys only (pk_test_…)');
+  }
+  if (config.STRIPE_SECRET_KEY && config.STRIPE_PUBLISHABLE_KEY
+    && config.STRIPE_SECRET_KEY.includes('_live_') !== config.STRIPE_PUBLISHABLE_KEY.includes('_live_')) {
+    throw new ConfigError('Invalid configuration:\n  STRIPE_PUBLISHABLE_KEY: must be of the same mode (test or live) as STRIPE_SECRET_KEY');
+  }
   const minimumLease = minimumCheckoutLeaseSeconds(config.STRIPE_TIMEOUT_MS);
   if (config.CHECKOUT_LEASE_SECONDS !== undefined && config.CHECKOUT_LEASE_SECONDS < minimumLease) {
     const attempts = STRIPE_MAX_NETWORK_RETRIES + 1;
@@ -110,5 +127,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     embeddedPostgres: !config.DATABASE_URL,
     stripeSimulator: !config.STRIPE_SECRET_KEY,
     stripeLivemode: Boolean(config.STRIPE_SECRET_KEY?.includes('_live_')),
+    demoPage,
   };
 }

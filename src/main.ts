@@ -46,6 +46,7 @@ if (process.stdout.isTTY || config.embeddedPostgres || config.stripeSimulator) {
     service.simulator
       ? `  Stripe: simulator on ${service.simulator.url} (STRIPE_WEBHOOK_SECRET=${service.webhookSecret})`
       : '  Stripe: STRIPE_SECRET_KEY',
+    ...(config.demoPage ? [`  Checkout page (DEMO_PAGE): ${service.url}/demo`] : []),
     '',
     'Try it:',
     `  curl -s -X POST ${service.url}/checkout -H 'Content-Type: application/json' -H "Idempotency-Key: demo-$(date +%s%N)" \\`,

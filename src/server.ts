@@ -13,6 +13,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded/postgre
 import { startEmbeddedStripeSimulator } from './embedded/stripe-simulator.ts';
 import { startPendingOrderJobs } from './jobs/start-pending-order-jobs.ts';
 import { createApp } from './http/app.ts';
+import { demoPageOptions } from './http/routes/demo-page.ts';
 import { listenHttp } from './http/http-server.ts';
 import type { Logger } from './log.ts';
 import { createStripeClient } from './stripe/client.ts';
@@ -73,6 +74,7 @@ export async function startService(config: Config, logger: Logger): Promise<Runn
 
     const { app, metrics } = createApp({
       pool, stripe, logger, webhookSecret, stripeLivemode: config.stripeLivemode, checkoutLeaseSeconds: config.CHECKOUT_LEASE_SECONDS,
+      demoPage: config.demoPage ? demoPageOptions(config, simulator?.url) : undefined,
     });
     const server = await listenHttp(app, {
       port: config.PORT, host: config.HOST,

@@ -8,8 +8,10 @@ import { createMetrics, registerOutboxGauges, registerTransitionGauge, type Metr
 import { problemMiddleware } from './problem.ts';
 import { requestContext } from './request-context.ts';
 import { checkoutRoutes } from './routes/checkout.ts';
+import { demoPageRoutes, type DemoPageOptions } from './routes/demo-page.ts';
 import { operationsRoutes } from './routes/operations.ts';
 import { orderRoutes } from './routes/orders.ts';
+import { productRoutes } from './routes/products.ts';
 import { stripeWebhookRoutes } from './routes/stripe-webhooks.ts';
 
 export type AppDependencies = {
@@ -19,6 +21,8 @@ export type AppDependencies = {
   webhookSecret: string;
   stripeLivemode: boolean;
   checkoutLeaseSeconds: number;
+  /** The checkout page at /demo (DEMO_PAGE); undefined: not served. */
+  demoPage?: DemoPageOptions | undefined;
 };
 
 export function createApp(deps: AppDependencies): { app: Koa; metrics: Metrics; routers: ReturnType<typeof allRouters> } {
@@ -32,7 +36,9 @@ export function createApp(deps: AppDependencies): { app: Koa; metrics: Metrics; 
   app.use(requestContext(deps.logger, metrics));
   app.use(problemMiddleware(deps.logger));
   const routers = allRouters(deps, metrics);
-  for (const router of routers) {
+  // The page is for people, not part of the API: outside `routers`, which the OpenAPI document covers.
+  const pages = deps.demoPage ? [demoPageRoutes(deps.demoPage)] : [];
+  for (const router of [...routers, ...pages]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
@@ -43,6 +49,7 @@ function allRouters(deps: AppDependencies, metrics: Metrics) {
   return [
     checkoutRoutes({ pool: deps.pool, stripe: deps.stripe, metrics, leaseSeconds: deps.checkoutLeaseSeconds }),
     orderRoutes({ pool: deps.pool }),
+    productRoutes({ pool: deps.pool }),
     stripeWebhookRoutes({
       pool: deps.pool, stripe: deps.stripe, webhookSecret: deps.webhookSecret, livemode: deps.stripeLivemode, metrics,
     }),

@@ -6,10 +6,12 @@
 import { z } from 'zod';
 import { BODY_LIMIT_BYTES } from './body.ts';
 import {
-  checkoutResponseSchema, healthResponseSchema, orderResponseSchema, problemSchema, readinessResponseSchema, webhookResponseSchema,
+  checkoutResponseSchema, healthResponseSchema, orderResponseSchema, problemSchema, productsResponseSchema, readinessResponseSchema,
+  webhookResponseSchema,
 } from './responses.ts';
 import { checkoutRequestSchema, idempotencyKeySchema } from './routes/checkout.ts';
 import { orderIdSchema } from './routes/orders.ts';
+import { productsQuerySchema } from './routes/products.ts';
 import { SIGNATURE_TOLERANCE_SECONDS } from './routes/stripe-webhooks.ts';
 import { stripeEventSchema } from './stripe-event-schema.ts';
 import { TEXT_POLICY } from './text.ts';
@@ -57,6 +59,16 @@ export const openApiDocument = {
           '409': { ...problem, description: 'A request with this key is still running, or its order is closed (type /problems/order-cancelled, -expired, -refunded, with orderId and orderStatus).' },
           '422': { ...problem, description: 'Key reused with another body, unknown SKU, or a total outside the payment provider\'s limits (/problems/amount-too-small, amount-too-large).' },
         },
+      },
+    },
+    '/products': {
+      get: {
+        operationId: 'listProducts',
+        summary: 'The catalog, in SKU order, a page at a time: sku, name, price, currency, and whether it can be ordered.',
+        parameters: Object.entries(productsQuerySchema.shape).map(([name, schema]) => ({
+          name, in: 'query', required: false, schema: jsonSchema(schema, 'input'), description: schema.description,
+        })),
+        responses: { '200': { description: 'One page of products.', content: json(productsResponseSchema, 'output') }, ...problems(400, 503) },
       },
     },
     '/orders/{orderId}': {

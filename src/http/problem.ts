@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import type { ProblemDocument } from './responses.ts';
 import { printableExcerpt } from './text.ts';
 
-export type FieldError = { field: string; in: 'body' | 'header' | 'path'; message: string };
+export type FieldError = { field: string; in: 'body' | 'header' | 'path' | 'query'; message: string };
 
 /** An error the client may see, answered as RFC 9457 application/problem+json. */
 export class Problem extends Error {

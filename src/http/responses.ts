@@ -50,6 +50,18 @@ export const orderResponseSchema = z.object({
   })),
 });
 
+// GET /products: the catalog a frontend builds its basket from (prices as the service will charge them).
+export const productsResponseSchema = z.object({
+  products: z.array(z.object({
+    sku: z.string(),
+    name: z.string(),
+    unitAmount: minorUnits('Price of one.'),
+    currency,
+    active: z.boolean().meta({ description: 'Inactive products cannot be ordered (POST /checkout answers 422).' }),
+  })),
+  next: z.string().nullable().meta({ description: 'The next page (same limit), or null after the last one.' }),
+});
+
 export const webhookResponseSchema = z.object({
   received: z.literal(true),
   outcome: z.enum(['applied', 'duplicate', 'ignored', 'anomaly']),
@@ -73,7 +85,7 @@ export const problemSchema = z.object({
   detail: z.string(),
   instance: z.string().optional(),
   requestId: z.string().optional(),
-  errors: z.array(z.object({ field: z.string(), in: z.enum(['body', 'header', 'path']), message: z.string() })).optional(),
+  errors: z.array(z.object({ field: z.string(), in: z.enum(['body', 'header', 'path', 'query']), message: z.string() })).optional(),
   // The key of a closed order (409 /problems/order-cancelled, -expired, -refunded): which order, in which status.
   orderId: z.uuid().optional(),
   orderStatus: z.enum(['CANCELLED', 'EXPIRED', 'REFUNDED']).optional(),

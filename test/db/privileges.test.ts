@@ -25,8 +25,8 @@ afterAll(async () => {
 });
 
 // What 0007_roles.sql (and 0009 for the metrics function, 0011 for the outbox, 0021-0023 for the
-// lease and the jobs, 0024-0025 for checkout attempts and their sweep, 0030 for unreadable events)
-// grant to checkout_app; 0023 took
+// lease and the jobs, 0024-0025 for checkout attempts and their sweep, 0030 for unreadable events,
+// 0045 for GET /products) grant to checkout_app; 0023 took
 // pending_orders_older_than (0008) back: DBAs only; 0035 revoked confirm_payment, cancel_order and
 // refund_order, which are reached through apply_stripe_event.
 const appFunctions = [
@@ -36,6 +36,7 @@ const appFunctions = [
   'checkout.create_order(text,text,text,jsonb,interval)',
   'checkout.end_checkout_attempt(uuid,uuid,text,text)',
   'checkout.expire_order(uuid,text,uuid,text)',
+  'checkout.list_products(text,integer)',
   'checkout.order_json(uuid)',
   'checkout.orders_due_for_check(interval,integer,boolean)',
   'checkout.orders_due_for_payment_intent_sweep(interval,integer)',
@@ -75,6 +76,7 @@ describe('checkout_app', () => {
     await q(sql.unsafe`select checkout.record_payment_intent_sweep(${orderId}, 'clean')`);
     await q(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${pi}, ${checkoutToken})`);
     await q(sql.unsafe`select checkout.order_json(${orderId})`);
+    await q(sql.unsafe`select * from checkout.list_products(null, 10)`);
     await q(sql.unsafe`select * from checkout.orders_due_for_check('0 seconds', 10, false)`);
     await q(sql.unsafe`select checkout.record_order_check(${orderId}, false)`);
     await q(sql.unsafe`select * from checkout.transition_counts()`);
@@ -146,7 +148,7 @@ describe('checkout_readonly', () => {
 
   it('may execute only the read functions', async () => {
     expect(await executableBy('checkout_readonly')).toEqual([
-      'checkout.order_json(uuid)', 'checkout.outbox_delivery_status(name)', 'checkout.pending_orders_older_than(interval)',
+      'checkout.list_products(text,integer)', 'checkout.order_json(uuid)', 'checkout.outbox_delivery_status(name)', 'checkout.pending_orders_older_than(interval)',
       'checkout.transition_counts()',
     ]);
   });

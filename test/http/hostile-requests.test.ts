@@ -105,6 +105,17 @@ describe(`hostile requests (seed ${SEED}, ${RUNS} runs per route; HOSTILE_RUNS /
     await expectStillUp();
   });
 
+  it('GET /products: hostile query strings → a page or a 4xx problem, never a 5xx', async () => {
+    const value = fc.oneof(hostileOrderId, fc.integer({ min: -(2 ** 40), max: 2 ** 40 }).map(String), fc.constantFrom('1e3', '0x10', '2.5', ''));
+    await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom('limit', 'after', 'sort', '%00', 'limit[]'), value), { maxLength: 3 }), async (params) => {
+      const exchange = await request('GET', `/products?${params.map(([name, v]) => `${name}=${v}`).join('&')}`, []);
+      if (exchange.response?.status === 200) saw(expect.getState().currentTestName!, 200);
+      else expectProblem4xx(exchange, 'GET');
+    }), { ...settings, examples: [[[['after', '%00']]], [[['limit', '%ED%A0%80']]], [[['limit', '1'], ['limit', '2']]]] });
+    expect(sawFor(expect.getState().currentTestName!)).toEqual(expect.arrayContaining([200, 400]));
+    await expectStillUp();
+  });
+
   it('POST /webhooks/stripe unsigned or wrongly signed → 400 problem, not even the ledger changes', async () => {
     const events = await stripeEventCount();
     const fakeSignature = fc.oneof(

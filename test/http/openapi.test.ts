@@ -103,7 +103,7 @@ describe('responses the service sends conform to the document', () => {
     expect([validate(body), validate.errors ?? null]).toEqual([true, null]);
   };
 
-  it('POST /checkout 201 and 400, GET /orders/{orderId} 200 and 404, webhook 200', async () => {
+  it('POST /checkout 201 and 400, GET /orders/{orderId} 200 and 404, GET /products 200 and 400, webhook 200', async () => {
     const created = await postCheckout(service, basket, { 'idempotency-key': `openapi-${Date.now()}` });
     expect(created.status).toBe(201);
     expectConforms(contentSchema('/checkout', 'post', '201'), created.body);
@@ -120,6 +120,10 @@ describe('responses the service sends conform to the document', () => {
 
     const event = await postEvent(service, stripeEvent('customer.created', { id: 'cus_1', object: 'customer' }));
     expectConforms(contentSchema('/webhooks/stripe', 'post', '200'), event.body);
+    expectConforms(contentSchema('/products', 'get', '200'), (await request(service, 'GET', '/products?limit=2')).body);
+    const badPage = await request(service, 'GET', '/products?limit=0');
+    expect(badPage.status).toBe(400);
+    expectConforms(contentSchema('/products', 'get', '400'), badPage.body);
     expectConforms(contentSchema('/healthz', 'get', '200'), (await request(service, 'GET', '/healthz')).body);
     expectConforms(contentSchema('/readyz', 'get', '200'), (await request(service, 'GET', '/readyz')).body);
   });

@@ -7,6 +7,8 @@ import { optionalInteger, optionalString, type Params } from './params.ts';
 export interface ApiContext {
   store: Store;
   request: RequestInfo;
+  /** The simulator's origin as the client reached it (http://host:port): pages it links to are served there. */
+  origin: string;
   /** The simulated clock, in seconds (object and event `created` times). */
   now(): number;
   /** Raises an event with a copy of `object` as it is now; `*.updated` events pass the old values of what changed. */

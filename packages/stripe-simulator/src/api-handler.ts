@@ -56,6 +56,7 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
     'Stripe-Version': typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : API_VERSION,
     ...(idempotencyKey !== null ? { 'Idempotency-Key': idempotencyKey } : {}),
   };
+  const origin = originOf(req);
   const drop = (): void => {
     res.socket?.destroy();
   };
@@ -70,8 +71,14 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
   try {
     const body = method === 'POST' ? await readBody(req) : '';
     const params = qs.parse(method === 'POST' ? body : url.search.slice(1), QS_OPTIONS);
+    // Stripe.js's own parameters: its publishable key and API version travel in the form, not in headers.
+    const { key: paramKey, _stripe_version: paramVersion } = params;
+    delete params.key;
+    delete params._stripe_version;
+    // Echoed in a header: only what a version looks like (2024-06-20.acacia), never a CR or LF.
+    if (typeof paramVersion === 'string' && /^[\w.-]{1,64}$/.test(paramVersion)) headers['Stripe-Version'] = paramVersion;
     entry.params = params;
-    const apiKey = authenticate(req);
+    const apiKey = authenticate(req, paramKey);
 
     const front = deps.faults.take(method, path, 'front');
     if (front) entry.fault = front.action;
@@ -102,7 +109,7 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
     // Held after the key is taken, so a concurrent retry sees 409 as on Stripe.
     if (fault?.action === 'stall' && fault.when !== 'after') await sleep(fault.ms, undefined, { signal: deps.closing });
 
-    const answer = execute(deps.state, method, params, matched, { id: requestId, idempotencyKey }, fault, record !== undefined);
+    const answer = execute(deps.state, method, params, matched, { id: requestId, idempotencyKey, origin }, fault, record !== undefined);
     if (record) deps.state.idempotency.finish(record, answer.save ? answer.response : null);
     answer.commit(record && answer.save ? record : undefined);
     record = undefined;
@@ -130,9 +137,11 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
  */
 function execute(
   state: SimulatorState, method: string, params: Params, matched: { route: Route; id: string },
-  request: { id: string; idempotencyKey: string | null }, fault: ActiveFault | undefined, keyed: boolean,
+  request: { id: string; idempotencyKey: string | null; origin: string | undefined }, fault: ActiveFault | undefined, keyed: boolean,
 ): { response: StoredResponse; save: boolean; commit(record?: IdempotencyRecord): void } {
-  const change = state.begin(request, { record: method === 'POST' });
+  const change = state.begin({ id: request.id, idempotencyKey: request.idempotencyKey }, {
+    record: method === 'POST', ...(request.origin !== undefined ? { origin: request.origin } : {}),
+  });
   let result: { status: number; body: unknown; headers?: Record<string, string>; save: boolean };
   try {
     if (fault?.action === 'fail' && fault.when !== 'after') throw faultError(fault, keyed);
@@ -152,6 +161,12 @@ function execute(
     save: result.save,
     commit: (record) => change.commit(record),
   };
+}
+
+/** http://<Host> when the Host header is a plain host[:port]; else undefined (the server's own address is used). */
+function originOf(req: IncomingMessage): string | undefined {
+  const host = req.headers.host;
+  return host !== undefined && /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/.test(host) ? `http://${host}` : undefined;
 }
 
 function checkClientSecret(store: Store, id: string, params: Params): void {

@@ -20,10 +20,16 @@ function redact(key: string): string {
 /**
  * Test-mode keys only, as `Authorization: Bearer sk_test_…` (the SDK) or HTTP Basic with the key as
  * user name (curl -u sk_test_…:). Any sk_test_/rk_test_ key is accepted; pk_test_ keys are
- * publishable, limited to what Stripe.js may call.
+ * publishable, limited to what Stripe.js may call. Stripe.js sends its publishable key as the
+ * `key` parameter instead (a form-encoded POST without an Authorization header is a CORS "simple
+ * request": no preflight), so `paramKey` is accepted too, for publishable keys only.
  */
-export function authenticate(req: IncomingMessage): ApiKey {
+export function authenticate(req: IncomingMessage, paramKey?: unknown): ApiKey {
   const header = req.headers.authorization;
+  if (!header && typeof paramKey === 'string' && paramKey !== '') {
+    if (/^pk_test_[A-Za-z0-9_]+$/.test(paramKey)) return { key: paramKey, publishable: true };
+    throw unauthorized(`Invalid API Key provided: ${redact(paramKey)}`);
+  }
   if (!header) {
     throw unauthorized("You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.");
   }

@@ -77,7 +77,13 @@ export function createPaymentIntent(ctx: ApiContext, params: Params): ApiResult 
     pi.payment_method = resolvedPm.id;
     pi.status = 'requires_confirmation';
   }
-  if (confirm) confirmPaymentIntent(ctx, pi, {});
+  if (confirm) {
+    const confirmParams: Params = {};
+    for (const name of ['return_url', 'off_session', 'error_on_requires_action', 'use_stripe_sdk']) {
+      if (params[name] !== undefined) confirmParams[name] = params[name];
+    }
+    confirmPaymentIntent(ctx, pi, confirmParams);
+  }
   return ok(presentPaymentIntent(ctx.store, pi, params));
 }
 

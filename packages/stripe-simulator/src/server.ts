@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { handleApiRequest, type RequestLogEntry } from './api-handler.ts';
+import { AUTHENTICATION_PATH, handleAuthenticationPage } from './authentication-page.ts';
 import type { SimulatedClock } from './clock.ts';
 import { handleControlRequest } from './control-api.ts';
 import { Faults } from './faults.ts';
@@ -68,6 +69,26 @@ export interface StripeSimulator {
   close(): Promise<void>;
 }
 
+// What api.stripe.com answers to browsers: any origin, no cookies needed (the key is in the
+// request), Request-Id readable by the page.
+const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Expose-Headers': 'Request-Id, Stripe-Manage-Version, X-Stripe-External-Auth-Required, X-Stripe-Privileged-Session-Required',
+};
+
+/** A CORS preflight: Stripe allows the methods it serves and whatever headers the page asks to send. */
+function answerPreflight(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const requested = req.headers['access-control-request-headers'];
+  res.writeHead(204, {
+    'Access-Control-Allow-Methods': 'GET, HEAD, PUT, PATCH, POST, DELETE',
+    'Access-Control-Allow-Headers': typeof requested === 'string' && /^[A-Za-z0-9-]+(\s*,\s*[A-Za-z0-9-]+)*$/.test(requested)
+      ? requested
+      : 'Authorization, Content-Type, Idempotency-Key, Stripe-Version',
+    'Access-Control-Max-Age': '300',
+  });
+  res.end();
+}
+
 export const DEFAULT_WEBHOOK_RETRY: WebhookRetry = { attempts: 8, baseDelayMs: 200 };
 
 /** Starts a Stripe-compatible API (/v1) plus its control API (/_simulator) on one HTTP server. */
@@ -94,20 +115,17 @@ export async function startStripeSimulator(options: StripeSimulatorOptions): Pro
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
-    // Browsers (a demo front end using a publishable key) may call the API directly.
-    res.setHeader('Access-Control-Allow-Origin', '*');
-    if (req.method === 'OPTIONS') {
-      res.writeHead(204, {
-        'Access-Control-Allow-Methods': 'GET, POST, DELETE',
-        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Idempotency-Key, Stripe-Version',
-        'Access-Control-Max-Age': '300',
-      });
-      res.end();
-      return;
+    if (url.pathname.startsWith('/v1/')) {
+      // Browsers call the API directly (Stripe.js, a page with a publishable key); the control API
+      // and the authentication page are not for other origins' scripts.
+      for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+      if (req.method === 'OPTIONS') return answerPreflight(req, res);
     }
     const handler = url.pathname.startsWith('/_simulator')
       ? handleControlRequest({ state, faults, webhooks, requestLog }, req, res, url)
-      : handleApiRequest(apiDeps, req, res, url);
+      : url.pathname === AUTHENTICATION_PATH
+        ? handleAuthenticationPage(state, req, res, url)
+        : handleApiRequest(apiDeps, req, res, url);
     handler.catch((error: unknown) => {
       logger.error({ err: error }, 'stripe simulator handler crashed');
       if (!res.headersSent) sendJson(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred.' } });
@@ -130,6 +148,7 @@ export async function startStripeSimulator(options: StripeSimulatorOptions): Pro
   });
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
+  state.setOrigin(`http://${urlHost}:${port}`);
   logger.info({ port, host, webhookUrl: options.webhookUrl }, 'stripe simulator listening');
 
   let closed: Promise<void> | undefined;

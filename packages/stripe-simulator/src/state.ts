@@ -27,6 +27,8 @@ export class SimulatorState {
   private readonly journal: Journal | undefined;
   private readonly logger: Logger;
   private scheduled = 0;
+  /** The server's own address, for changes made outside a request (set once it listens). */
+  private ownOrigin = 'http://127.0.0.1';
   private settledWaiters: Array<() => void> = [];
 
   constructor(input: { store: Store; clock: SimulatedClock; idempotency: IdempotencyStore; webhooks: WebhookDelivery; journal: Journal | undefined; logger: Logger }) {
@@ -38,14 +40,22 @@ export class SimulatorState {
     this.logger = input.logger;
   }
 
-  /** `record`: whether this change may alter state (POST) and must be journaled; reads (GET) are not. */
-  begin(request: RequestInfo, options: { record: boolean }): Change {
+  setOrigin(origin: string): void {
+    this.ownOrigin = origin;
+  }
+
+  /**
+   * `record`: whether this change may alter state (POST) and must be journaled; reads (GET) are not.
+   * `origin`: how the client reached the simulator (its Host header), for the links it is given.
+   */
+  begin(request: RequestInfo, options: { record: boolean; origin?: string }): Change {
     if (options.record) this.store.startRecording();
     const raised: StripeEvent[] = [];
     const later: Array<(ctx: ApiContext) => void> = [];
     const ctx: ApiContext = {
       store: this.store,
       request,
+      origin: options.origin ?? this.ownOrigin,
       now: () => this.clock.nowSeconds(),
       emit: (type, object, previousAttributes) => {
         raised.push(buildEvent(type, object, { request, created: this.clock.nowSeconds(), ...(previousAttributes ? { previousAttributes } : {}) }));

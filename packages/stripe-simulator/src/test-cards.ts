@@ -9,6 +9,8 @@ export interface TestCard {
   decline?: { code: string; declineCode: string; message: string };
   /** Charges succeed; refunds succeed at first, then fail asynchronously with this failure_reason. */
   refundFailure?: string;
+  /** 3D Secure: every on-session payment needs the cardholder to authenticate first (requires_action). */
+  authenticationRequired?: boolean;
 }
 
 const GENERIC = 'Your card was declined.';
@@ -25,6 +27,9 @@ const CARDS: Record<string, TestCard> = {
   // 4000000000005126: "Charge succeeds but refunding a captured charge fails asynchronously with a
   // failure_reason of expired_or_canceled_card" (docs.stripe.com/testing, refunds).
   pm_card_refundFail: { brand: 'visa', last4: '5126', funding: 'credit', country: 'US', refundFailure: 'expired_or_canceled_card' },
+  // 4000002760003184: "This card requires authentication on all transactions, regardless of how
+  // the card is set up" (docs.stripe.com/testing#authentication-and-setup).
+  pm_card_authenticationRequired: { brand: 'visa', last4: '3184', funding: 'credit', country: 'US', authenticationRequired: true },
   pm_card_chargeDeclined: {
     brand: 'visa', last4: '0002', funding: 'credit', country: 'US',
     decline: { code: 'card_declined', declineCode: 'generic_decline', message: GENERIC },
