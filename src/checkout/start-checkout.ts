@@ -1,14 +1,14 @@
 import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
-import { attachPaymentIntent, createOrder, releaseCheckoutLease, type NewOrder, type Order } from '../db/checkout-functions.ts';
+import { attachPaymentIntent, createOrder, releaseCheckoutLease, type CheckoutOrder, type NewOrder } from '../db/checkout-functions.ts';
 import type { Logger } from '../log.ts';
 import { cancelAbandonedPaymentIntent } from './cancel-abandoned-payment-intent.ts';
 
 export type CheckoutResult =
   /** clientSecret is absent once the order is paid: there is nothing left to pay with it. */
-  | { outcome: 'created' | 'replayed' | 'resumed'; order: Order; clientSecret: string | undefined }
+  | { outcome: 'created' | 'replayed' | 'resumed'; order: CheckoutOrder; clientSecret: string | undefined }
   /** The key of a CANCELLED, EXPIRED or REFUNDED order: the same refusal every time. */
-  | { outcome: 'closed'; order: Order };
+  | { outcome: 'closed'; order: CheckoutOrder };
 
 /**
  * Stripe's idempotency key for the PaymentIntent of an order: every attempt for one order (a retry

@@ -30,6 +30,10 @@ export const orderSchema = z.object({
 });
 export type Order = z.infer<typeof orderSchema>;
 
+/** An order as create_order and attach_payment_intent answer it (migrations/0040): what POST /checkout shows. */
+export const checkoutOrderSchema = orderSchema.pick({ orderId: true, status: true, currency: true, amountTotal: true, paymentIntentId: true, lines: true });
+export type CheckoutOrder = z.infer<typeof checkoutOrderSchema>;
+
 export type NewOrder = {
   idempotencyKey: string;
   customerId: string;
@@ -41,10 +45,10 @@ export type NewOrder = {
 const createOrderResult = z.object({
   result: z.discriminatedUnion('outcome', [
     // This request holds the order's checkout lease; the token proves it to attach / release.
-    z.object({ outcome: z.literal('created'), order: orderSchema, checkoutToken: z.uuid() }),
-    z.object({ outcome: z.literal('resumed'), order: orderSchema, checkoutToken: z.uuid() }),
-    z.object({ outcome: z.literal('replayed'), order: orderSchema }),
-    z.object({ outcome: z.literal('closed'), order: orderSchema }),
+    z.object({ outcome: z.literal('created'), order: checkoutOrderSchema, checkoutToken: z.uuid() }),
+    z.object({ outcome: z.literal('resumed'), order: checkoutOrderSchema, checkoutToken: z.uuid() }),
+    z.object({ outcome: z.literal('replayed'), order: checkoutOrderSchema }),
+    z.object({ outcome: z.literal('closed'), order: checkoutOrderSchema }),
   ]),
 });
 export type CreatedOrder = z.infer<typeof createOrderResult>['result'];
@@ -56,7 +60,7 @@ export async function createOrder(pool: DatabasePool, input: NewOrder): Promise<
       make_interval(secs => ${input.leaseSeconds})) as result`));
 }
 
-const attachResult = z.object({ result: z.object({ outcome: z.enum(['attached', 'closed']), order: orderSchema }) });
+const attachResult = z.object({ result: z.object({ outcome: z.enum(['attached', 'closed']), order: checkoutOrderSchema }) });
 
 /** CK014 when another request took the order's checkout over; outcome closed when the order was closed meanwhile. */
 export async function attachPaymentIntent(pool: DatabasePool, orderId: string, paymentIntentId: string, checkoutToken: string) {
