@@ -53,8 +53,10 @@ const createOrderResult = z.object({
 });
 export type CreatedOrder = z.infer<typeof createOrderResult>['result'];
 
+// The calls of every request are named prepared statements (slonik's sql.prepared): PostgreSQL
+// parses and plans each once per connection instead of once per call (issue 12, bench/README.md).
 export async function createOrder(pool: DatabasePool, input: NewOrder): Promise<CreatedOrder> {
-  return retryOnConflict(() => pool.oneFirst(sql.type(createOrderResult)`
+  return retryOnConflict(() => pool.oneFirst(sql.prepared('checkout_create_order', createOrderResult)`
     select checkout.create_order(
       ${input.idempotencyKey}, ${input.customerId}, ${input.currency}, ${sql.jsonb(input.items)},
       make_interval(secs => ${input.leaseSeconds})) as result`));
@@ -64,7 +66,7 @@ const attachResult = z.object({ result: z.object({ outcome: z.enum(['attached', 
 
 /** CK014 when another request took the order's checkout over; outcome closed when the order was closed meanwhile. */
 export async function attachPaymentIntent(pool: DatabasePool, orderId: string, paymentIntentId: string, checkoutToken: string) {
-  return retryOnConflict(() => pool.oneFirst(sql.type(attachResult)`
+  return retryOnConflict(() => pool.oneFirst(sql.prepared('checkout_attach_payment_intent', attachResult)`
     select checkout.attach_payment_intent(${orderId}, ${paymentIntentId}, ${checkoutToken}) as result`));
 }
 
@@ -93,7 +95,7 @@ export async function applyStripeEvent(
   event: { id: string; type: string; object: unknown },
   source: 'stripe_webhook' | 'reconciliation' = 'stripe_webhook',
 ): Promise<AppliedStripeEvent> {
-  return retryOnConflict(() => pool.oneFirst(sql.type(appliedEvent)`
+  return retryOnConflict(() => pool.oneFirst(sql.prepared('checkout_apply_stripe_event', appliedEvent)`
     select checkout.apply_stripe_event(${event.id}, ${event.type}, ${sql.jsonb(event.object as never)}, ${source}) as result`));
 }
 
