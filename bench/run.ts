@@ -32,6 +32,8 @@ const connections = Number(args.connections);
 const durationSeconds = Number(args.duration);
 const sqlPerClient = Number(args['sql-transactions']);
 const webhookSecret = 'whsec_bench';
+/** Progress on stderr while the run lasts; the table comes at the end, on stdout. */
+const progress = (leg: string, r: { perSecond: number; p99: number }) => console.error(`[bench] ${leg}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(1)} ms`);
 const startedAt = new Date();
 
 const database = await createBenchDatabase();
@@ -62,12 +64,26 @@ try {
   await measure(service, { kind: 'webhook', connections, ordersIn: orders('warm-up'), webhookSecret, simulatorUrl: simulator.url });
 
   const eventObject = JSON.stringify({ object: 'payment_intent', currency: 'nzd', status: 'succeeded', cancellation_reason: null, last_payment_error: null });
-  const sqlCheckout = await sql('checkout', database.serviceUrl, connections, sqlPerClient, eventObject);
+  // Each SQL peer runs before and after its HTTP legs (the database grows during the run); the limit
+  // is the mean of the two. The embedded-simulator row runs right after the peak it is compared with.
+  const sqlCheckoutBefore = await sql('checkout', 'sqlA', database.serviceUrl, connections, sqlPerClient, eventObject);
+  progress('SQL checkout', sqlCheckoutBefore);
   const checkout = await measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders('peak') }, others);
+  progress('POST /checkout peak', checkout);
+  const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections, durationSeconds);
+  progress("POST /checkout, npm start's embedded simulator", embedded);
   const checkoutHalf = await measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkout.perSecond / 2)), ordersOut: orders('half') }, others);
-  const sqlWebhook = await sql('webhook', database.url, connections, sqlPerClient, eventObject);
+  progress('POST /checkout at half', checkoutHalf);
+  const sqlCheckoutAfter = await sql('checkout', 'sqlB', database.serviceUrl, connections, sqlPerClient, eventObject);
+  progress('SQL checkout', sqlCheckoutAfter);
+  const sqlWebhookBefore = await sql('webhook', 'sqlA', database.url, connections, sqlPerClient, eventObject);
+  progress('SQL webhook', sqlWebhookBefore);
   const webhook = await measure(service, { kind: 'webhook', connections, ordersIn: orders('peak'), webhookSecret, simulatorUrl: simulator.url }, others);
+  progress('POST /webhooks/stripe peak', webhook);
   const webhookHalf = await measure(service, { kind: 'webhook', connections, rate: Math.max(1, Math.round(webhook.perSecond / 2)), ordersIn: orders('half'), webhookSecret, simulatorUrl: simulator.url }, others);
+  progress('POST /webhooks/stripe at half', webhookHalf);
+  const sqlWebhookAfter = await sql('webhook', 'sqlB', database.url, connections, sqlPerClient, eventObject);
+  progress('SQL webhook', sqlWebhookAfter);
 
   let soak: Soak | undefined;
   if (Number(args.soak) > 0) {
@@ -76,14 +92,12 @@ try {
   await service.stop();
   stops.pop();
 
-  const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections, durationSeconds);
-
   let cdc: CdcLeg | undefined;
   if (args.cdc) cdc = await runCdcLeg(database.url, database.serviceUrl, { seconds: Number(args['cdc-seconds']), backlog: 20_000 });
 
   const { text, missed } = report({
     startedAt, database, connections, durationSeconds,
-    checkout, checkoutHalf, sqlCheckout, webhook, webhookHalf, sqlWebhook, embedded, soak, cdc,
+    checkout, checkoutHalf, sqlCheckout: [sqlCheckoutBefore, sqlCheckoutAfter], webhook, webhookHalf, sqlWebhook: [sqlWebhookBefore, sqlWebhookAfter], embedded, soak, cdc,
   });
   console.log(text);
   if (args.out) await writeFile(args.out, text);

@@ -20,11 +20,11 @@ const leaseSeconds = 37;
 /**
  * POST /checkout's two calls, each its own transaction as the service makes them (src/checkout/
  * start-checkout.ts, without the Stripe call between them), as checkout_app. The idempotency key
- * of client c's n-th order is sql-<c>-<n>, so that the webhook script finds it.
+ * of client c's n-th order in run r is r-c-n, so that the webhook script of run r finds it.
  */
 const checkoutStatements = [
   `select r->'order'->>'orderId' as order_id, r->>'checkoutToken' as token
-     from checkout.create_order('sql-' || $1::text || '-' || $2::text, 'bench', 'nzd', '${basket}'::jsonb, make_interval(secs => ${leaseSeconds})) as r`,
+     from checkout.create_order($3::text || '-' || $1::text || '-' || $2::text, 'bench', 'nzd', '${basket}'::jsonb, make_interval(secs => ${leaseSeconds})) as r`,
   `select checkout.attach_payment_intent($1::uuid, 'pi_sql_' || replace($1::text, '-', ''), $2::uuid)`,
 ];
 
@@ -32,20 +32,21 @@ const checkoutStatements = [
  * POST /webhooks/stripe's call: apply_stripe_event with a payment_intent.succeeded for the order
  * made by the checkout script under the same (client, n). Finding the order costs one unique-index
  * lookup more than the service pays (it has the ids in the event); that lookup needs the owner's
- * login, as checkout_app may read no table. `$3` is the event's object as the service passes it.
+ * login, as checkout_app may read no table. `$3` is the event's object as the service passes it, `$4`
+ * the run whose orders it confirms.
  */
 const webhookStatement = `select checkout.apply_stripe_event('evt_sql_' || replace(o.id::text, '-', ''), 'payment_intent.succeeded',
     $3::jsonb || jsonb_build_object('id', o.payment_intent_id, 'amount', o.amount_total, 'amount_received', o.amount_total,
                                     'metadata', jsonb_build_object('order_id', o.id)), 'stripe_webhook')
-   from checkout.orders o where o.idempotency_key = 'sql-' || $1::text || '-' || $2::text`;
+   from checkout.orders o where o.idempotency_key = $4::text || '-' || $1::text || '-' || $2::text`;
 
 /** The pgbench form of the statements above: $1 the client id, $2 its transaction counter n. */
 function pgbenchScript(kind: 'checkout' | 'webhook'): string {
   const vars = (sql: string) => sql.replaceAll('$1::text', ':client_id::text').replaceAll('$2::text', ':n::text');
-  if (kind === 'webhook') return `\\set n :n + 1\n${vars(webhookStatement).replaceAll('$3', ':object').replace(/\s+/g, ' ')};\n`;
+  if (kind === 'webhook') return `\\set n :n + 1\n${vars(webhookStatement).replaceAll('$3', ':object').replaceAll('$4', ':run').replace(/\s+/g, ' ')};\n`;
   return [
     '\\set n :n + 1',
-    `${vars(checkoutStatements[0]!).replace(/\s+/g, ' ')} \\gset`,
+    `${vars(checkoutStatements[0]!).replaceAll('$3', ':run').replace(/\s+/g, ' ')} \\gset`,
     `${checkoutStatements[1]!.replaceAll('$1', ':order_id').replaceAll('$2', ':token')};`,
     '',
   ].join('\n');
@@ -56,25 +57,25 @@ export function pgbenchAvailable(): boolean {
 }
 
 /**
- * `transactionsPerClient` checkouts (or webhooks, for the orders an earlier checkout run made) on
+ * `transactionsPerClient` checkouts of run `run` (or webhooks, for the orders its checkouts made) on
  * `clients` connections to `url`; `eventObject` is the PaymentIntent the webhook events carry.
  */
 export async function runSqlLimit(
-  kind: 'checkout' | 'webhook', url: string, clients: number, transactionsPerClient: number, eventObject: string,
+  kind: 'checkout' | 'webhook', run: string, url: string, clients: number, transactionsPerClient: number, eventObject: string,
 ): Promise<SqlLimitResult> {
   return pgbenchAvailable()
-    ? pgbench(kind, url, clients, transactionsPerClient, eventObject)
-    : nodeDriver(kind, url, clients, transactionsPerClient, eventObject);
+    ? pgbench(kind, run, url, clients, transactionsPerClient, eventObject)
+    : nodeDriver(kind, run, url, clients, transactionsPerClient, eventObject);
 }
 
-async function pgbench(kind: 'checkout' | 'webhook', url: string, clients: number, perClient: number, eventObject: string): Promise<SqlLimitResult> {
+async function pgbench(kind: 'checkout' | 'webhook', run: string, url: string, clients: number, perClient: number, eventObject: string): Promise<SqlLimitResult> {
   const dir = await mkdtemp(join(tmpdir(), 'checkout-bench-pgbench-'));
   try {
     const script = join(dir, `${kind}.sql`);
     await writeFile(script, pgbenchScript(kind));
     const { stdout } = await promisify(execFile)('pgbench', [
       '-n', '-M', 'prepared', '-c', String(clients), '-j', '2', '-t', String(perClient), '-f', script,
-      '-D', 'n=0', '-D', `object=${eventObject}`, '-l', `--log-prefix=${join(dir, 'tx')}`, url,
+      '-D', 'n=0', '-D', `run=${run}`, '-D', `object=${eventObject}`, '-l', `--log-prefix=${join(dir, 'tx')}`, url,
     ], { maxBuffer: 16 * 2 ** 20 });
     const failed = /number of failed transactions: (\d+)/.exec(stdout);
     if (failed && Number(failed[1]) > 0) throw new Error(`pgbench ${kind}: ${failed[1]} failed transactions\n${stdout}`);
@@ -100,7 +101,7 @@ async function pgbench(kind: 'checkout' | 'webhook', url: string, clients: numbe
 const quantiles = (sorted: number[]) => ({ p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), p99: percentile(sorted, 0.99) });
 
 /** Without pgbench: one connection and one named (prepared) statement per call per client. */
-async function nodeDriver(kind: 'checkout' | 'webhook', url: string, clients: number, perClient: number, eventObject: string): Promise<SqlLimitResult> {
+async function nodeDriver(kind: 'checkout' | 'webhook', run: string, url: string, clients: number, perClient: number, eventObject: string): Promise<SqlLimitResult> {
   const connections = await Promise.all(Array.from({ length: clients }, async () => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
@@ -113,9 +114,9 @@ async function nodeDriver(kind: 'checkout' | 'webhook', url: string, clients: nu
       for (let n = 1; n <= perClient; n++) {
         const t0 = performance.now();
         if (kind === 'webhook') {
-          await client.query({ name: 'webhook', text: webhookStatement, values: [c, n, eventObject] });
+          await client.query({ name: 'webhook', text: webhookStatement, values: [c, n, eventObject, run] });
         } else {
-          const { rows } = await client.query<{ order_id: string; token: string }>({ name: 'create', text: checkoutStatements[0]!, values: [c, n] });
+          const { rows } = await client.query<{ order_id: string; token: string }>({ name: 'create', text: checkoutStatements[0]!, values: [c, n, run] });
           await client.query({ name: 'attach', text: checkoutStatements[1]!, values: [rows[0]!.order_id, rows[0]!.token] });
         }
         latencies.push(performance.now() - t0);
