@@ -39,6 +39,15 @@ const startedAt = new Date();
 const database = await createBenchDatabase();
 const dir = await mkdtemp(join(tmpdir(), 'checkout-bench-'));
 const stops: Array<() => Promise<void>> = [];
+const cleanUp = async () => {
+  for (const stop of stops.splice(0).reverse()) await stop();
+  await database.drop();
+  await rm(dir, { recursive: true, force: true });
+};
+// The service runs in a process group of its own (bench/processes.ts): Ctrl-C does not reach it.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
+}
 try {
   const simulator = await startSimulatorProcess(dir);
   stops.push(simulator.stop);
@@ -106,9 +115,7 @@ try {
     if (args.check) process.exitCode = 1;
   }
 } finally {
-  for (const stop of stops.reverse()) await stop();
-  await database.drop();
-  await rm(dir, { recursive: true, force: true });
+  await cleanUp();
 }
 
 /**
