@@ -5,6 +5,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { startConnect, stopConnect } from '../debezium/connect.ts';
 import { loadSettings, type CdcSettings } from '../debezium/settings.ts';
@@ -28,7 +29,12 @@ const WINDOW_SECONDS = 1;
 const SETTLED_WINDOWS = 5;
 
 export async function runCdcLeg(ownerUrl: string, serviceUrl: string, options: { seconds: number; backlog: number }): Promise<CdcLeg> {
-  const settings = loadSettings({ ...process.env, DATABASE_URL: undefined, DATABASE_OWNER_URL: undefined }, ownerUrl);
+  // Topics of the bench's own, deleted at the end: the tests' consumers read the real topics from
+  // their beginning, and hundreds of thousands of bench events there would be theirs to wade through.
+  const settings = loadSettings({
+    ...process.env, DATABASE_URL: undefined, DATABASE_OWNER_URL: undefined,
+    ORDER_CONFIRMED_TOPIC: 'checkout-bench.order-confirmed', ORDER_REFUNDED_TOPIC: 'checkout-bench.order-refunded',
+  }, ownerUrl);
   requireCdcPrerequisites(settings);
   const log = (line: string) => console.error(`[cdc] ${line}`);
   const stack = await up(settings, log);
@@ -121,14 +127,14 @@ export async function runCdcLeg(ownerUrl: string, serviceUrl: string, options: {
         jvmVariants.push({ name: variant.name, options: variant.options.join(' ').replaceAll(settings.stateDir, '$CDC_STATE_DIR'), round, ...measured });
       }
     }
-    await stopConnect(settings);
-    await startConnect(settings, log);
     return { rates, warmUp: defaultWarmUp, backlog, jvmVariants };
   } finally {
     await consumer.close();
     await confirmer.end();
+    // Connect streams to the bench's topics (up() restarted any other): stopped either way.
+    await stopConnect(settings);
+    await deleteTopics(settings);
     if (stack.startedKafka) await down(settings, log);
-    else if (stack.startedConnect) await stopConnect(settings);
     await dropSlot(ownerUrl);
   }
 }
@@ -148,6 +154,16 @@ function jvmOptionVariants(s: CdcSettings, train: boolean): Array<{ name: string
     { name: 'AppCDS', options: [`-XX:SharedArchiveFile=${archive}`], ...(train && { train: [`-XX:ArchiveClassesAtExit=${archive}`] }) },
     { name: 'AppCDS + C1 only + Serial GC', options: [`-XX:SharedArchiveFile=${archive}`, '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'] },
   ];
+}
+
+async function deleteTopics(s: CdcSettings): Promise<void> {
+  const admin = new kafkajs.Kafka({ clientId: 'checkout-bench', brokers: [`127.0.0.1:${s.kafkaPort}`], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: Object.values(s.topics) });
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Debezium's slot would keep the database from being dropped (and keep its WAL). */
