@@ -88,6 +88,7 @@ export async function startConnect(
       args: registration === 'file' ? [workerFile(s), s.connectorFile] : [workerFile(s)],
       env: connectorEnv(s),
       heap: '768m',
+      jvmOptions: s.connectJvmOptions,
     });
     if (registration === 'rest') await registerThroughRestApi(s);
   }

@@ -14,6 +14,8 @@ export interface JavaCommand {
   args: string[];
   env?: Record<string, string>;
   heap?: string;
+  /** More JVM options, before the main class (e.g. CDC_CONNECT_JVM_OPTIONS). */
+  jvmOptions?: string[];
 }
 
 export const logFile = (s: CdcSettings, name: string): string => join(s.logsDir, `${name}.log`);
@@ -26,6 +28,7 @@ function javaArgs(s: CdcSettings, cmd: JavaCommand): string[] {
     '-Djava.awt.headless=true',
     // Kafka 4 logs through log4j2; its own default config is YAML in the distribution's config/.
     `-Dlog4j2.configurationFile=${join(s.debeziumDir, 'log4j2.properties')}`,
+    ...(cmd.jvmOptions ?? []),
     '-cp', classpath(s),
     cmd.mainClass,
     ...cmd.args,

@@ -38,6 +38,8 @@ export interface CdcSettings {
   database: DatabaseTarget | undefined;
   /** How long `up` waits for each of Kafka and the connector. */
   startTimeoutMs: number;
+  /** Extra JVM options of Kafka Connect (CDC_CONNECT_JVM_OPTIONS, split on spaces); bench/README.md measures some. */
+  connectJvmOptions: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -133,6 +135,7 @@ export function loadSettings(env: Env = process.env, databaseUrl = env.DATABASE_
     embedded: embeddedUrl !== undefined,
     database,
     startTimeoutMs: Number(env.CDC_START_TIMEOUT_MS || 180_000),
+    connectJvmOptions: (env.CDC_CONNECT_JVM_OPTIONS ?? '').split(' ').filter(Boolean),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { DatabasePool } from 'slonik';
 import type Stripe from 'stripe';
-import { attachPaymentIntent, createOrder, endCheckoutAttempt, type AttemptEnd, type NewOrder, type Order } from '../db/checkout-functions.ts';
+import { attachPaymentIntent, createOrder, endCheckoutAttempt, type AttemptEnd, type CheckoutOrder, type NewOrder } from '../db/checkout-functions.ts';
 import type { Logger } from '../log.ts';
 import { cancelAbandonedPaymentIntent } from './cancel-abandoned-payment-intent.ts';
 import { cancelDuplicatePaymentIntent } from './cancel-duplicate-payment-intent.ts';
@@ -8,9 +8,9 @@ import { paymentIntentForAttempt } from './payment-intent-for-attempt.ts';
 
 export type CheckoutResult =
   /** clientSecret is absent once the order is paid: there is nothing left to pay with it. */
-  | { outcome: 'created' | 'replayed' | 'resumed'; order: Order; clientSecret: string | undefined }
+  | { outcome: 'created' | 'replayed' | 'resumed'; order: CheckoutOrder; clientSecret: string | undefined }
   /** The key of a CANCELLED, EXPIRED or REFUNDED order: the same refusal every time. */
-  | { outcome: 'closed'; order: Order };
+  | { outcome: 'closed'; order: CheckoutOrder };
 
 /**
  * Phase 1. The order is committed first (PENDING_PAYMENT, priced in SQL) with this request holding

@@ -30,6 +30,10 @@ export const orderSchema = z.object({
 });
 export type Order = z.infer<typeof orderSchema>;
 
+/** An order as create_order and attach_payment_intent answer it (migrations/0040): what POST /checkout shows. */
+export const checkoutOrderSchema = orderSchema.pick({ orderId: true, status: true, currency: true, amountTotal: true, paymentIntentId: true, lines: true });
+export type CheckoutOrder = z.infer<typeof checkoutOrderSchema>;
+
 export type NewOrder = {
   idempotencyKey: string;
   customerId: string;
@@ -49,26 +53,28 @@ export type CheckoutAttempt = z.infer<typeof checkoutAttemptSchema>;
 const createOrderResult = z.object({
   result: z.discriminatedUnion('outcome', [
     // This request holds the order's checkout lease; the token proves it to attach / end the attempt.
-    z.object({ outcome: z.literal('created'), order: orderSchema, checkoutToken: z.uuid(), attempt: checkoutAttemptSchema }),
-    z.object({ outcome: z.literal('resumed'), order: orderSchema, checkoutToken: z.uuid(), attempt: checkoutAttemptSchema }),
-    z.object({ outcome: z.literal('replayed'), order: orderSchema }),
-    z.object({ outcome: z.literal('closed'), order: orderSchema }),
+    z.object({ outcome: z.literal('created'), order: checkoutOrderSchema, checkoutToken: z.uuid(), attempt: checkoutAttemptSchema }),
+    z.object({ outcome: z.literal('resumed'), order: checkoutOrderSchema, checkoutToken: z.uuid(), attempt: checkoutAttemptSchema }),
+    z.object({ outcome: z.literal('replayed'), order: checkoutOrderSchema }),
+    z.object({ outcome: z.literal('closed'), order: checkoutOrderSchema }),
   ]),
 });
 export type CreatedOrder = z.infer<typeof createOrderResult>['result'];
 
+// The calls of every request are named prepared statements (slonik's sql.prepared): PostgreSQL
+// parses and plans each once per connection instead of once per call (issue 12, bench/README.md).
 export async function createOrder(pool: DatabasePool, input: NewOrder): Promise<CreatedOrder> {
-  return retryOnConflict(() => pool.oneFirst(sql.type(createOrderResult)`
+  return retryOnConflict(() => pool.oneFirst(sql.prepared('checkout_create_order', createOrderResult)`
     select checkout.create_order(
       ${input.idempotencyKey}, ${input.customerId}, ${input.currency}, ${sql.jsonb(input.items)},
       make_interval(secs => ${input.leaseSeconds})) as result`));
 }
 
-const attachResult = z.object({ result: z.object({ outcome: z.enum(['attached', 'closed']), order: orderSchema }) });
+const attachResult = z.object({ result: z.object({ outcome: z.enum(['attached', 'closed']), order: checkoutOrderSchema }) });
 
 /** CK014 when another request took the order's checkout over; outcome closed when the order was closed meanwhile. */
 export async function attachPaymentIntent(pool: DatabasePool, orderId: string, paymentIntentId: string, checkoutToken: string) {
-  return retryOnConflict(() => pool.oneFirst(sql.type(attachResult)`
+  return retryOnConflict(() => pool.oneFirst(sql.prepared('checkout_attach_payment_intent', attachResult)`
     select checkout.attach_payment_intent(${orderId}, ${paymentIntentId}, ${checkoutToken}) as result`));
 }
 
@@ -111,7 +117,7 @@ export async function applyStripeEvent(
   event: { id: string; type: string; object: unknown },
   source: 'stripe_webhook' | 'reconciliation' = 'stripe_webhook',
 ): Promise<AppliedStripeEvent> {
-  return retryOnConflict(() => pool.oneFirst(sql.type(appliedEvent)`
+  return retryOnConflict(() => pool.oneFirst(sql.prepared('checkout_apply_stripe_event', appliedEvent)`
     select checkout.apply_stripe_event(${event.id}, ${event.type}, ${sql.jsonb(event.object as never)}, ${source}) as result`));
 }
 

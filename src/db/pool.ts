@@ -40,6 +40,13 @@ export async function createDatabasePool(databaseUrl: string, options: PoolOptio
     connectionTimeout: 5_000,
     // Retries belong to src/db/retry.ts, where they are jittered and limited to transient errors.
     connectionRetryLimit: 0,
+    // Slonik's default runs DISCARD ALL whenever a connection goes back to the pool: one more round
+    // trip per query, and its DISCARD PLANS makes every PL/pgSQL function plan each of its statements
+    // again on its next call (PostgreSQL docs, DISCARD; "Plan Caching" in PL/pgSQL). Nothing here
+    // leaves session state behind: settings are set_config(…, true) and locks pg_advisory_xact_lock,
+    // transaction-scoped; the jobs' session lock is unlocked explicitly, and a connection whose
+    // handler throws is destroyed by slonik, not returned (issue 12).
+    resetConnection: async () => {},
     captureStackTrace: false,
   });
 }

@@ -40,12 +40,15 @@ describe('pricing', () => {
     // Amounts or names in the request are not the catalog's and must be ignored.
     const r = await create(key, [{ sku: 'MILK-2L', quantity: 2, unitAmount: 1, name: 'free' }, { sku: 'EGGS-12', quantity: 3 }]);
     expect(r.outcome).toBe('created');
-    expect(r.order).toMatchObject({
-      status: 'PENDING_PAYMENT', currency: 'nzd', amountTotal: 1198 + 2697, customerId: 'c-123', paymentIntentId: null,
-      lines: [
-        { sku: 'EGGS-12', name: 'Free range eggs, dozen', quantity: 3, unitAmount: 899, lineTotal: 2697 },
-        { sku: 'MILK-2L', name: 'Fresh milk 2L', quantity: 2, unitAmount: 599, lineTotal: 1198 },
-      ],
+    const lines = [
+      { sku: 'EGGS-12', name: 'Free range eggs, dozen', quantity: 3, unitAmount: 899, lineTotal: 2697 },
+      { sku: 'MILK-2L', name: 'Fresh milk 2L', quantity: 2, unitAmount: 599, lineTotal: 1198 },
+    ];
+    // What POST /checkout shows, and nothing more (migrations/0040: no history or Stripe events).
+    expect(r.order).toEqual({ orderId: expect.any(String), status: 'PENDING_PAYMENT', currency: 'nzd', amountTotal: 1198 + 2697, paymentIntentId: null, lines });
+    const full = await db.app.oneFirst(sql.type(z.object({ o: z.record(z.string(), z.unknown()) }))`select checkout.order_json(${r.order.orderId as string}) as o`);
+    expect(full).toMatchObject({
+      customerId: 'c-123', lines,
       history: [{ from: null, to: 'PENDING_PAYMENT', source: 'checkout_api', reason: 'order created' }],
     });
   });
@@ -126,7 +129,9 @@ describe('attach_payment_intent', () => {
     const pi = paymentIntentIdFor(orderId);
     const attach = (paymentIntentId: string) =>
       db.app.query(sql.unsafe`select checkout.attach_payment_intent(${orderId}, ${paymentIntentId}, ${checkoutToken!})`);
-    await attach(pi);
+    const attached = await db.app.oneFirst(sql.type(z.object({ r: result.omit({ checkoutToken: true }) }))`
+      select checkout.attach_payment_intent(${orderId}, ${pi}, ${checkoutToken!}) as r`);
+    expect(attached).toEqual({ outcome: 'attached', order: { orderId, status: 'PENDING_PAYMENT', currency: 'nzd', amountTotal: 599, paymentIntentId: pi, lines: [expect.objectContaining({ sku: 'MILK-2L', quantity: 1 })] } });
     await attach(pi);
     expect(await sqlstateOf(attach('pi_other'))).toBe('CK009');
     const stored = await db.admin.oneFirst(sql.unsafe`select payment_intent_id from checkout.orders where id = ${orderId}`);

@@ -1,38 +1,28 @@
-// Shared by the benchmarks: a database of their own on a real PostgreSQL, and a bounded load loop.
+// The benchmark's database: its own, on a real PostgreSQL, migrated, with the demo catalog.
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { seedDemoCatalog } from '../src/db/demo-catalog.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { loginUrl, provisionPostgres } from '../test/support/postgres.ts';
 
-export type LoadResult = { perSecond: number; p50: number; p95: number; p99: number };
-
-/** `count` calls of `task`, `parallel` at a time; throughput and latency percentiles (ms). */
-export async function runLoad<T>(count: number, parallel: number, task: (i: number) => Promise<T>): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < count) {
-      const i = next++;
-      const t0 = performance.now();
-      await task(i);
-      latencies.push(performance.now() - t0);
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  return { perSecond: count / seconds, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
-}
+export type BenchDatabase = {
+  url: string;
+  serviceUrl: string;
+  server: string;
+  version: string;
+  /** The server's postmaster when it runs on this machine (its CPU is then measured), else undefined. */
+  postmasterPid: number | undefined;
+  drop(): Promise<void>;
+};
 
 /**
  * A new database on BENCH_DATABASE_URL, else on the server the test suite would use (TEST_DATABASE_URL,
  * Docker, or an embedded PostgreSQL of its own, durable), migrated and with the demo catalog; `url` is
  * the owner's, `serviceUrl` the checkout_app login the service uses; drop() removes it all.
  */
-export async function createBenchDatabase(): Promise<{ url: string; serviceUrl: string; server: string; drop(): Promise<void> }> {
+export async function createBenchDatabase(): Promise<BenchDatabase> {
   const provisioned = process.env.BENCH_DATABASE_URL ? undefined : await provisionPostgres({ durable: true });
   const adminUrl = process.env.BENCH_DATABASE_URL ?? provisioned!.adminUrl;
   const database = `checkout_bench_${randomBytes(4).toString('hex')}`;
@@ -55,5 +45,15 @@ export async function createBenchDatabase(): Promise<{ url: string; serviceUrl: 
     await drop();
     throw error;
   }
-  return { url, serviceUrl: loginUrl(url, 'checkout_app'), server: new URL(adminUrl).host, drop };
+  // A backend's parent is the postmaster; read while the backend lives (only when the server is on this machine).
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  const { rows } = await client.query<{ version: string; backend: number }>('select current_setting(\'server_version\') as version, pg_backend_pid() as backend');
+  const status = `/proc/${rows[0]!.backend}/status`;
+  const ppid = existsSync(status) && readFileSync(`/proc/${rows[0]!.backend}/cmdline`, 'utf8').startsWith('postgres')
+    ? Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(status, 'utf8'))?.[1])
+    : undefined;
+  await client.end();
+  const server = provisioned?.source.replace(/ \(data in .*\)$/, '') ?? `BENCH_DATABASE_URL (${new URL(adminUrl).host})`;
+  return { url, serviceUrl: loginUrl(url, 'checkout_app'), server, version: rows[0]!.version, postmasterPid: ppid, drop };
 }

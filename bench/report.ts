@@ -1,0 +1,170 @@
+// The benchmark's one table (Markdown, so that bench/RESULTS.md is the output of a run as it was
+// printed) and the goals of issue 12, each checked against what this run measured.
+import { spawnSync } from 'node:child_process';
+import { cpus, release, totalmem } from 'node:os';
+import type { CdcLeg } from './cdc-leg.ts';
+import type { Leg } from './measure.ts';
+import type { Soak } from './soak.ts';
+import type { SqlLimitResult } from './sql-limit.ts';
+
+/** Issue 12. Ratios are to the same SQL at the same concurrency in the same run. */
+export const goals = {
+  checkoutRatio: 0.5,
+  webhookRatio: 0.6,
+  checkoutCpuMs: 1.0,
+  webhookCpuMs: 0.5,
+  /** At half the peak rate. */
+  p99Ms: 25,
+  rssMiB: 150,
+  /** "Flat across a 10-minute run": what a least-squares line through the soak's RSS gains in 10 minutes. */
+  soakGrowthMiBPer10Min: 5,
+  /** npm start's embedded simulator against the simulator in its own process (issue 11). */
+  embeddedRatio: 0.9,
+  cdcP99Ms: 300,
+  cdcRate: 500,
+  backlogDrainPerSecond: 2000,
+} as const;
+
+export type SqlLeg = SqlLimitResult & { postgresCpuMsPerTransaction: number | undefined };
+
+export type BenchRun = {
+  startedAt: Date;
+  database: { server: string; version: string };
+  connections: number;
+  durationSeconds: number;
+  checkout: Leg;
+  checkoutHalf: Leg;
+  /** Before and after the HTTP legs. */
+  sqlCheckout: [SqlLeg, SqlLeg];
+  webhook: Leg;
+  webhookHalf: Leg;
+  sqlWebhook: [SqlLeg, SqlLeg];
+  embedded: Leg;
+  soak: Soak | undefined;
+  cdc: CdcLeg | undefined;
+};
+
+const n0 = (v: number) => v.toFixed(0);
+const n1 = (v: number) => v.toFixed(1);
+const n2 = (v: number) => v.toFixed(2);
+const latency = (r: { p50: number; p95: number; p99: number }) => `${n1(r.p50)} / ${n1(r.p95)} / ${n1(r.p99)}`;
+
+export function report(run: BenchRun): { text: string; missed: string[] } {
+  const missed: string[] = [];
+  const verdict = (ok: boolean, what: string) => {
+    if (!ok) missed.push(what);
+    return ok ? 'met' : '**missed**';
+  };
+  const mean = (legs: SqlLeg[]) => legs.reduce((sum, l) => sum + l.perSecond, 0) / legs.length;
+  const checkoutRatio = run.checkout.perSecond / mean(run.sqlCheckout);
+  const webhookRatio = run.webhook.perSecond / mean(run.sqlWebhook);
+  const embeddedRatio = run.embedded.perSecond / run.checkout.perSecond;
+  const halfRssMax = Math.max(run.checkoutHalf.rssMaxMiB, run.webhookHalf.rssMaxMiB);
+
+  const lines = [
+    `# npm run bench: ${run.startedAt.toISOString()}`,
+    '',
+    `Machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${n0(totalmem() / 2 ** 30)} GiB, Linux ${release()}, Node ${process.version}; ` +
+      `PostgreSQL ${run.database.version} (${run.database.server}), durable defaults. Service, simulator, load generator, PostgreSQL and pgbench share the machine.`,
+    `${run.connections} connections (HTTP) and clients (SQL); HTTP legs ${run.durationSeconds} s each (webhooks: one per order of the checkout leg before); SQL: ${run.sqlCheckout[0].transactions} transactions a run through ${run.sqlCheckout[0].driver}, before and after the HTTP legs of the path (the limit: their mean).`,
+    '',
+    '| path | req/s | p50 / p95 / p99 ms | service CPU ms/req | service RSS max MiB |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    row('POST /checkout, peak', run.checkout),
+    row("POST /checkout, npm start's embedded simulator (in the service's process, with its journal), right after the peak above", run.embedded),
+    row(`POST /checkout at half the peak (${n0(run.checkoutHalf.perSecond)}/s)`, run.checkoutHalf),
+    ...run.sqlCheckout.map((r, i) => sqlRow(`create_order + attach_payment_intent (SQL, ${i === 0 ? 'before' : 'after'})`, r)),
+    row('POST /webhooks/stripe, peak', run.webhook),
+    row(`POST /webhooks/stripe at half the peak (${n0(run.webhookHalf.perSecond)}/s)`, run.webhookHalf),
+    ...run.sqlWebhook.map((r, i) => sqlRow(`apply_stripe_event (SQL, ${i === 0 ? 'before' : 'after'})`, r)),
+    '',
+    'Where the CPU goes, ms per request (the SQL legs: PostgreSQL per transaction; pgbench itself not counted). ' +
+      'Peak legs; the machine has 2000 ms of CPU per second, so the sum bounds the rate.',
+    '',
+    '| path | service | simulator | PostgreSQL | load generator | sum |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    cpuRow('POST /checkout', run.checkout),
+    ...run.sqlCheckout.map((r, i) => `| create_order + attach_payment_intent (SQL, ${i === 0 ? 'before' : 'after'}) | | | ${optional(r.postgresCpuMsPerTransaction)} | | |`),
+    cpuRow('POST /webhooks/stripe', run.webhook),
+    ...run.sqlWebhook.map((r, i) => `| apply_stripe_event (SQL, ${i === 0 ? 'before' : 'after'}) | | | ${optional(r.postgresCpuMsPerTransaction)} | | |`),
+    '',
+    '| goal | measured | target | |',
+    '| --- | ---: | ---: | --- |',
+    `| POST /checkout / SQL limit | ${n2(checkoutRatio)} | ≥ ${goals.checkoutRatio} | ${verdict(checkoutRatio >= goals.checkoutRatio, `checkout ratio ${n2(checkoutRatio)}`)} |`,
+    `| POST /webhooks/stripe / SQL limit | ${n2(webhookRatio)} | ≥ ${goals.webhookRatio} | ${verdict(webhookRatio >= goals.webhookRatio, `webhook ratio ${n2(webhookRatio)}`)} |`,
+    cpuGoal('checkout', [run.checkout, run.checkoutHalf], goals.checkoutCpuMs, verdict),
+    cpuGoal('webhook', [run.webhook, run.webhookHalf], goals.webhookCpuMs, verdict),
+    `| p99 at half the peak, checkout | ${n1(run.checkoutHalf.p99)} ms | ≤ ${goals.p99Ms} ms | ${verdict(run.checkoutHalf.p99 <= goals.p99Ms, `checkout p99 ${n1(run.checkoutHalf.p99)} ms at half the peak`)} |`,
+    `| p99 at half the peak, webhook | ${n1(run.webhookHalf.p99)} ms | ≤ ${goals.p99Ms} ms | ${verdict(run.webhookHalf.p99 <= goals.p99Ms, `webhook p99 ${n1(run.webhookHalf.p99)} ms at half the peak`)} |`,
+    `| service RSS at half the peak | ${n0(halfRssMax)} MiB | ≤ ${goals.rssMiB} MiB | ${verdict(halfRssMax <= goals.rssMiB, `RSS ${n0(halfRssMax)} MiB`)} |`,
+    `| embedded simulator / own process (checkout) | ${n2(embeddedRatio)} | ≥ ${goals.embeddedRatio} | ${verdict(embeddedRatio >= goals.embeddedRatio, `embedded simulator at ${n2(embeddedRatio)}`)} |`,
+  ];
+  if (run.soak) {
+    const s = run.soak;
+    const growth = Number.isNaN(s.growthMiBPer10Min)
+      ? 'not judged: shorter than 2 minutes'
+      : verdict(s.growthMiBPer10Min <= goals.soakGrowthMiBPer10Min, `soak RSS growth ${n1(s.growthMiBPer10Min)} MiB per 10 min`);
+    lines.push(
+      `| soak ${n1(s.seconds / 60)} min (${s.rounds} rounds): RSS growth per 10 min (least squares, after the first minute) | ${n1(s.growthMiBPer10Min)} MiB (${n0(s.startMiB)} → ${n0(s.endMiB)}, max ${n0(s.maxMiB)}) | ≤ ${goals.soakGrowthMiBPer10Min} MiB | ${growth} |`,
+      `| soak: RSS max | ${n0(s.maxMiB)} MiB | ≤ ${goals.rssMiB} MiB | ${verdict(s.maxMiB <= goals.rssMiB, `soak RSS max ${n0(s.maxMiB)} MiB`)} |`,
+    );
+  } else {
+    lines.push('| soak (`--soak 600`) | not run | | |');
+  }
+  if (run.cdc) lines.push(...cdcLines(run.cdc, verdict));
+  else lines.push('| CDC leg (`--cdc`) | not run | | |');
+  return { text: `${lines.join('\n')}\n`, missed };
+}
+
+function row(name: string, leg: Leg): string {
+  return `| ${name} | ${n0(leg.perSecond)} | ${latency(leg)} | ${n2(leg.cpuMsPerRequest)} | ${n0(leg.rssMaxMiB)} |`;
+}
+
+const optional = (v: number | undefined) => (v === undefined ? 'not measured' : n2(v));
+
+function cpuRow(name: string, leg: Leg): string {
+  const other = leg.otherCpuMsPerRequest;
+  const sum = leg.cpuMsPerRequest + Object.values(other).reduce((a, b) => a + b, 0);
+  return `| ${name} | ${n2(leg.cpuMsPerRequest)} | ${optional(other.simulator)} | ${optional(other.PostgreSQL)} | ${optional(other['load generator'])} | ${n2(sum)} |`;
+}
+
+function sqlRow(name: string, r: SqlLimitResult): string {
+  return `| ${name} | ${n0(r.perSecond)} | ${latency(r)} | | |`;
+}
+
+function cpuGoal(path: string, legs: Leg[], goal: number, verdict: (ok: boolean, what: string) => string): string {
+  const worst = Math.max(...legs.map((l) => l.cpuMsPerRequest));
+  return `| service CPU per ${path} (worst of peak and half) | ${n2(worst)} ms | ≤ ${goal} ms | ${verdict(worst <= goal, `${path} CPU ${n2(worst)} ms`)} |`;
+}
+
+function cdcLines(cdc: CdcLeg, verdict: (ok: boolean, what: string) => string): string[] {
+  const lines = cdc.rates.map((r) => {
+    const goal = r.rate === goals.cdcRate;
+    const text = `${n1(r.p50)} / ${n1(r.p99)} ms (${n0(r.achieved)}/s sent)`;
+    return goal
+      ? `| commit → Kafka consumer at ${r.rate}/s, p50 / p99 | ${text} | p99 ≤ ${goals.cdcP99Ms} ms | ${verdict(r.p99 <= goals.cdcP99Ms, `CDC p99 ${n1(r.p99)} ms at ${r.rate}/s`)} |`
+      : `| commit → Kafka consumer at ${r.rate}/s, p50 / p99 | ${text} | | |`;
+  });
+  const w = cdc.warmUp;
+  const seconds = (v: number | null) => (v === null ? 'never' : `${n1(v)} s`);
+  const names = [...new Set(cdc.jvmVariants.map((v) => v.name))];
+  return [
+    ...lines,
+    `| warm-up at ${w.rate}/s: Connect start → connector RUNNING → p99 under ${goals.cdcP99Ms} ms for 5 s | ${n1(w.runningSeconds)} s → ${seconds(w.underGoalSeconds)} | reported | |`,
+    `| backlog of ${cdc.backlog.events} drained (from connector RUNNING; RUNNING ${n1(cdc.backlog.runningSeconds)} s after start) | ${n0(cdc.backlog.perSecond)}/s | ≥ ${goals.backlogDrainPerSecond}/s | ${verdict(cdc.backlog.perSecond >= goals.backlogDrainPerSecond, `backlog drained at ${n0(cdc.backlog.perSecond)}/s`)} |`,
+    '',
+    `Kafka Connect's warm-up by JVM options (Java ${javaVersion()}), two rounds alternating: seconds from Connect's start to connector RUNNING → to p99 under ${goals.cdcP99Ms} ms.`,
+    '',
+    '| JVM options | round 1 | round 2 |',
+    '| --- | ---: | ---: |',
+    ...names.map((name) => {
+      const runs = cdc.jvmVariants.filter((v) => v.name === name);
+      return `| ${name} (\`${runs[0]!.options || 'none'}\`) | ${runs.map((v) => `${n1(v.runningSeconds)} → ${seconds(v.underGoalSeconds)}`).join(' | ')} |`;
+    }),
+  ];
+}
+
+function javaVersion(): string {
+  const out = spawnSync('java', ['-version'], { encoding: 'utf8' }).stderr ?? '';
+  return /version "([^"]+)"/.exec(out)?.[1] ?? 'unknown';
+}
