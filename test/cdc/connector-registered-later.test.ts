@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { orderConfirmedErrors } from '../../src/events/event-schemas.ts';
-import { collectEvents, startCdc, type CdcHandle, type EventCollector } from '../support/cdc.ts';
+import { collectEvents, startCdc, type CdcHandle, type EventCollector, isTestDatabase } from '../support/cdc.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { createOrder, paymentIntentIdFor, seedCatalog } from '../support/orders.ts';
 
@@ -35,7 +35,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   await seedCatalog(db);
   for (let i = 0; i < 5; i++) paidEarly.push(await paidOrder());
-  cdc = await startCdc({ databaseUrl: db.url, registration: 'rest', releaseSlotOf: (name) => name.startsWith('checkout_test_') });
+  cdc = await startCdc({ databaseUrl: db.url, registration: 'rest', releaseSlotOf: isTestDatabase });
   events = await collectEvents(cdc);
 });
 

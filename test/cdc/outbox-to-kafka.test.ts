@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { SeenIds } from '../../src/events/event-message.ts';
-import { collectEvents, startCdc, type CdcHandle, type CollectedMessage, type EventCollector } from '../support/cdc.ts';
+import { collectEvents, startCdc, type CdcHandle, type CollectedMessage, type EventCollector, isTestDatabase } from '../support/cdc.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { waitUntil } from '../support/wait.ts';
 
@@ -78,7 +78,7 @@ beforeAll(async () => {
   beforeFirstStart.push(row(), row(), row('OrderRefunded', { confirmedEventId: randomUUID() }));
   await insert(beforeFirstStart[0]!, beforeFirstStart[1]!);
   await insert(beforeFirstStart[2]!);
-  cdc = await startCdc({ databaseUrl: db.url, releaseSlotOf: (name) => name.startsWith('checkout_test_') });
+  cdc = await startCdc({ databaseUrl: db.url, releaseSlotOf: isTestDatabase });
   events = await collectEvents(cdc);
 });
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { orderConfirmedErrors } from '../../src/events/event-schemas.ts';
-import { collectEvents, startCdc, type CdcHandle, type CollectedMessage, type EventCollector } from '../support/cdc.ts';
+import { collectEvents, startCdc, type CdcHandle, type CollectedMessage, type EventCollector, isTestDatabase } from '../support/cdc.ts';
 import { expireOrderAsJob } from '../support/orders.ts';
 import { basket, postCheckout, startTestService, type TestService } from '../support/service.ts';
 import { outboxOf, paymentIntentObject, postEvent, stripeEvent } from '../support/stripe-events.ts';
@@ -22,8 +22,7 @@ let events: EventCollector;
 
 beforeAll(async () => {
   service = await startTestService();
-  // Slots of test databases left by an interrupted run may be taken over.
-  cdc = await startCdc({ databaseUrl: service.db.url, releaseSlotOf: (db) => db.startsWith('checkout_test_') });
+  cdc = await startCdc({ databaseUrl: service.db.url, releaseSlotOf: isTestDatabase });
   events = await collectEvents(cdc);
 }, 300_000);
 

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { SeenIds } from '../../src/events/event-message.ts';
 import { eventSchemaErrors } from '../../src/events/event-schemas.ts';
 import { reconcilePendingPayments } from '../../src/jobs/reconcile-pending-payments.ts';
-import { collectEvents, startCdc, type CdcHandle, type CollectedMessage, type EventCollector } from '../support/cdc.ts';
+import { collectEvents, startCdc, type CdcHandle, type CollectedMessage, type EventCollector, isTestDatabase } from '../support/cdc.ts';
 import { checkoutBasket, request, startTestService, type TestService } from '../support/service.ts';
 import { orderRow, postEvent, stripeEvent } from '../support/stripe-events.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -35,7 +35,7 @@ beforeAll(async () => {
     paidBeforeCdc.push(order.orderId);
   }
   await service.simulator.webhooks.idle();
-  cdc = await startCdc({ databaseUrl: service.db.url, releaseSlotOf: (db) => db.startsWith('checkout_test_') });
+  cdc = await startCdc({ databaseUrl: service.db.url, releaseSlotOf: isTestDatabase });
   events = await collectEvents(cdc);
 }, 300_000);
 

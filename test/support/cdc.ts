@@ -29,6 +29,7 @@ import { loadSettings, type CdcSettings } from '../../debezium/settings.ts';
 import { down, up } from '../../debezium/stack.ts';
 import { decodeEvent, type EventMessage } from '../../src/events/event-message.ts';
 import { requireCdcPrerequisites } from './cdc-prerequisites.ts';
+import { TEST_DATABASE_PREFIX } from './database.ts';
 
 export interface CdcHandle {
   brokers: string[];
@@ -47,6 +48,9 @@ export interface CdcHandle {
   /** Starts the broker again on its data and waits until it serves the topic. */
   restartKafka(): Promise<void>;
 }
+
+/** For `releaseSlotOf`: the slots of test databases an interrupted earlier run left may be taken over. */
+export const isTestDatabase = (database: string): boolean => database.startsWith(TEST_DATABASE_PREFIX);
 
 export interface StartCdcOptions {
   databaseUrl: string;

@@ -37,9 +37,12 @@ async function adminQuery(text: string): Promise<void> {
   }
 }
 
+/** Every database the tests create is named with this prefix. */
+export const TEST_DATABASE_PREFIX = 'checkout_test_';
+
 /** An empty database, not migrated (for migration tests). */
 export async function createEmptyDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
-  const name = `checkout_test_${randomBytes(6).toString('hex')}`;
+  const name = `${TEST_DATABASE_PREFIX}${randomBytes(6).toString('hex')}`;
   await adminQuery(`create database ${name}`);
   return {
     name,
@@ -50,7 +53,7 @@ export async function createEmptyDatabase(): Promise<{ name: string; url: string
 
 /** A migrated database of this test file's own, cloned from the suite's template. */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `checkout_test_${randomBytes(6).toString('hex')}`;
+  const name = `${TEST_DATABASE_PREFIX}${randomBytes(6).toString('hex')}`;
   await adminQuery(`create database ${name} template ${requireEnv('CHECKOUT_TEST_TEMPLATE')}`);
   const url = databaseUrl(adminServerUrl(), name);
   const appUrl = loginUrl(url, 'checkout_app');
