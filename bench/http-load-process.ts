@@ -1,11 +1,22 @@
-// The HTTP load generator, in a process of its own so that its CPU is not the service's: autocannon
-// (https://github.com/mcollina/autocannon) driving POST /checkout with a new Idempotency-Key per
-// request, or POST /webhooks/stripe with one signed payment_intent.succeeded per order of an earlier
-// checkout run. Run by bench/http-load.ts with the spec as JSON in argv[2]; prints the result as JSON.
+// The HTTP load generator, in a process of its own so that its CPU is not the service's: POST
+// /checkout with a new Idempotency-Key per request, or POST /webhooks/stripe with one signed
+// payment_intent.succeeded per order of an earlier checkout run. Two ways to drive it:
+// - as fast as answered (no `rate`): autocannon (https://github.com/mcollina/autocannon), closed
+//   loop, each connection sending its next request when the last is answered;
+// - at a fixed rate: open loop, request i sent at start + i / rate whether or not earlier ones were
+//   answered, through an undici Pool of `connections` keep-alive connections (requests wait in its
+//   queue when all are busy), latency counted from the moment the request was due. autocannon's own
+//   rate limit (overallRate) lets each connection send its quota for the second back to back and
+//   then wait for the next second: the load arrives in bursts at the peak's concurrency, and the
+//   latency measured is the peak's, not the rate's. Counting from the due time, not the send, keeps
+//   a stalled service from hiding its stall (wrk2's "coordinated omission").
+// Run by bench/http-load.ts with the spec as JSON in argv[2]; prints the result as JSON.
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import Stripe from 'stripe';
+import { Pool } from 'undici';
 import type { CheckoutOrder, HttpLoadResult, HttpLoadSpec } from './http-load.ts';
 import { percentile } from './stats.ts';
 
@@ -37,60 +48,104 @@ async function signedEvents(orders: CheckoutOrder[], secret: string, simulatorUr
 
 const orders: CheckoutOrder[] = [];
 const statuses: Record<string, number> = {};
+const latencies: number[] = [];
 let unexpected = 0;
-let requestOptions: autocannon.Request;
+
+/** What one request sends. */
+type Exchange = { headers: Record<string, string>; body: string };
+let path: string;
+let nextExchange: () => Exchange;
+/** Whether an answer is the one expected (201 created; 200 applied). */
+let expected: (status: number, body: string) => boolean;
 let amount = spec.amount;
 
 if (spec.kind === 'checkout') {
-  requestOptions = {
-    method: 'POST', path: '/checkout',
-    headers: { 'content-type': 'application/json' },
-    body: basket,
-    setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'idempotency-key': randomUUID() } }),
-    onResponse: (status, body) => {
-      if (status !== 201) return void unexpected++;
-      const { orderId, paymentIntentId, amountTotal } = JSON.parse(body) as CheckoutOrder;
-      orders.push({ orderId, paymentIntentId, amountTotal });
-    },
+  path = '/checkout';
+  nextExchange = () => ({ headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() }, body: basket });
+  expected = (status, body) => {
+    if (status !== 201) return false;
+    const { orderId, paymentIntentId, amountTotal } = JSON.parse(body) as CheckoutOrder;
+    orders.push({ orderId, paymentIntentId, amountTotal });
+    return true;
   };
 } else {
   const events = await signedEvents(JSON.parse(readFileSync(spec.ordersIn!, 'utf8')) as CheckoutOrder[], spec.webhookSecret!, spec.simulatorUrl!);
   amount = Math.min(amount ?? events.length, events.length);
   let next = 0;
-  requestOptions = {
-    method: 'POST', path: '/webhooks/stripe',
-    headers: { 'content-type': 'application/json' },
-    setupRequest: (request) => {
-      const event = events[next++ % events.length]!;
-      return { ...request, body: event.body, headers: { ...request.headers, 'stripe-signature': event.signature } };
-    },
-    onResponse: (status, body) => {
-      if (status !== 200 || (JSON.parse(body) as { outcome: string }).outcome !== 'applied') unexpected++;
-    },
+  path = '/webhooks/stripe';
+  nextExchange = () => {
+    const event = events[next++ % events.length]!;
+    return { headers: { 'content-type': 'application/json', 'stripe-signature': event.signature }, body: event.body };
   };
+  expected = (status, body) => status === 200 && (JSON.parse(body) as { outcome: string }).outcome === 'applied';
 }
 
-const latencies: number[] = [];
+const answered = (status: number, body: string) => {
+  statuses[status] = (statuses[status] ?? 0) + 1;
+  if (!expected(status, body)) unexpected++;
+};
+
+/** Closed loop, as fast as answered: autocannon, with its own count of errors and timeouts. */
+function asFastAsAnswered(): Promise<{ errors: number; timeouts: number }> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({
+      url: spec.url, connections: spec.connections,
+      ...(amount !== undefined ? { amount } : { duration: spec.durationSeconds }),
+      timeout: 30,
+      requests: [{
+        method: 'POST', path,
+        setupRequest: (request) => {
+          const exchange = nextExchange();
+          return { ...request, body: exchange.body, headers: { ...request.headers, ...exchange.headers } };
+        },
+        onResponse: (status, body) => answered(status, body),
+      }],
+    }, (error, result) => (error ? reject(error) : resolve({ errors: result.errors, timeouts: result.timeouts })));
+    instance.on('response', (_client, _status, _bytes, responseTime) => void latencies.push(responseTime));
+  });
+}
+
+/**
+ * Open loop at `rate`/s: request i is due at start + i / rate; it is handed to the pool then (or at
+ * once if the timer woke late), and its latency runs from when it was due to its answer's last byte.
+ */
+async function atFixedRate(rate: number): Promise<{ errors: number; timeouts: number }> {
+  const pool = new Pool(spec.url, { connections: spec.connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const total = amount ?? Math.round(rate * spec.durationSeconds!);
+  const intervalMs = 1000 / rate;
+  let errors = 0;
+  let timeouts = 0;
+  const inFlight = new Set<Promise<void>>();
+  const send = async (dueAt: number) => {
+    const exchange = nextExchange();
+    try {
+      const response = await pool.request({ method: 'POST', path, headers: exchange.headers, body: exchange.body });
+      const body = await response.body.text();
+      latencies.push(performance.now() - dueAt);
+      answered(response.statusCode, body);
+    } catch (error) {
+      if ((error as { code?: string }).code?.includes('TIMEOUT')) timeouts++;
+      else errors++;
+    }
+  };
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    const dueAt = started + i * intervalMs;
+    const wait = dueAt - performance.now();
+    // Timers are coarse (≥ 1 ms): send what is due, sleep only when the next is ≥ 1 ms away.
+    if (wait >= 1) await sleep(wait);
+    const request = send(dueAt);
+    inFlight.add(request);
+    void request.finally(() => inFlight.delete(request));
+  }
+  await Promise.all(inFlight);
+  await pool.close();
+  return { errors, timeouts };
+}
+
 const started = performance.now();
 const cpuBefore = process.cpuUsage();
-let finish: (result: autocannon.Result) => void = () => {};
-const finished = new Promise<autocannon.Result>((resolve) => (finish = resolve));
-const instance = autocannon({
-  url: spec.url,
-  connections: spec.connections,
-  ...(amount !== undefined ? { amount } : { duration: spec.durationSeconds }),
-  ...(spec.rate !== undefined && { overallRate: spec.rate }),
-  timeout: 30,
-  requests: [requestOptions],
-}, (error, result) => {
-  if (error) throw error;
-  finish(result);
-});
-instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-  statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
-  latencies.push(responseTime);
-});
-const done = await finished;
+const done = spec.rate === undefined ? await asFastAsAnswered() : await atFixedRate(spec.rate);
 const seconds = (performance.now() - started) / 1000;
 if (spec.ordersOut) writeFileSync(spec.ordersOut, JSON.stringify(orders));
 latencies.sort((a, b) => a - b);

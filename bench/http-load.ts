@@ -1,4 +1,4 @@
-// Runs bench/http-load-process.ts (autocannon) in a process of its own and returns its result.
+// Runs bench/http-load-process.ts (autocannon, or undici at a fixed rate) in a process of its own and returns its result.
 import { spawn } from 'node:child_process';
 
 export type CheckoutOrder = { orderId: string; paymentIntentId: string; amountTotal: number };
@@ -11,7 +11,7 @@ export type HttpLoadSpec = {
   amount?: number;
   /** …or after this long. */
   durationSeconds?: number;
-  /** Requests per second over all connections (autocannon's overallRate); unset: as fast as answered. */
+  /** Requests per second, sent open loop at even intervals (bench/http-load-process.ts); unset: as fast as answered. */
   rate?: number;
   /** checkout: where to write the orders created; webhook: the orders to confirm. */
   ordersOut?: string;

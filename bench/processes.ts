@@ -156,8 +156,14 @@ export async function startServiceProcess(env: Record<string, string>, logDir: s
   }
 }
 
-const childrenOf = (pid: number) =>
-  readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+/** The children of a live process; none once it is gone (a service that failed to start). */
+const childrenOf = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
 
 const zombie = (pid: number) => {
   try {

@@ -1,0 +1,59 @@
+// The load generator's fixed-rate mode (bench/http-load-process.ts), against a small HTTP server that
+// notes when each request arrives: "half the peak" must be an even load, not the peak's bursts
+// (autocannon's overallRate sends each second's quota back to back), and a stall must show in the
+// latency even though no request is sent during it.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { runHttpLoad } from '../../bench/http-load.ts';
+
+let server: Server | undefined;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+  server = undefined;
+});
+
+/** Answers POST /checkout like the service (201, an order) after `delayMs(n)` for the n-th request. */
+async function fakeCheckout(delayMs: (n: number) => number): Promise<{ url: string; arrivals: number[] }> {
+  const arrivals: number[] = [];
+  server = createServer((request, response) => {
+    const n = arrivals.push(performance.now()) - 1;
+    request.resume();
+    request.once('end', () => setTimeout(() => {
+      response.writeHead(201, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ orderId: `order-${n}`, paymentIntentId: `pi_${n}`, amountTotal: 100 }));
+    }, delayMs(n)));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, arrivals };
+}
+
+describe('the load generator at a fixed rate', () => {
+  it('spreads the requests evenly over each second', async () => {
+    const { url, arrivals } = await fakeCheckout(() => 5);
+    const result = await runHttpLoad({ kind: 'checkout', url, connections: 16, durationSeconds: 2, rate: 200 });
+
+    expect(result.requests).toBe(400);
+    expect(result.unexpected + result.errors).toBe(0);
+    // 200/s is 20 per 100 ms. Sent back to back at 16 connections and 5 ms each, a second's 200
+    // would arrive within ~70 ms.
+    const busiest = Math.max(...arrivals.map((t) => arrivals.filter((u) => u >= t && u < t + 100).length));
+    expect(busiest).toBeLessThanOrEqual(30);
+    expect(result.p50).toBeLessThan(50);
+  });
+
+  it('counts latency from when a request was due, so a stall is not hidden', async () => {
+    // The 50th request takes 500 ms while the 15 other connections go on; requests due meanwhile
+    // queue once all 16 are busy, and their wait counts.
+    const { url } = await fakeCheckout((n) => (n >= 50 && n < 66 ? 500 : 2));
+    const result = await runHttpLoad({ kind: 'checkout', url, connections: 16, durationSeconds: 2, rate: 200 });
+
+    expect(result.requests).toBe(400);
+    // Counted from the send, only the 16 stalled requests would exceed 400 ms (4 %): p95 would be
+    // small. Counted from the due time, those queued behind them wait too.
+    expect(result.p95).toBeGreaterThan(100);
+  });
+});
