@@ -1,15 +1,16 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
 /**
- * JSON logs to stdout; secrets and client secrets are masked wherever they appear in a logged object.
+ * JSON logs (stdout unless the tests give another destination); secrets and client secrets are
+ * masked wherever they appear in a logged object.
  * Written synchronously, one write(2) per line, as Node writes process.stdout itself when it is a
  * file or a pipe on Linux. pino's default (sonic-boom, sync: false, no buffer) hands every line to a
  * libuv worker thread instead: a thread wake-up and a completion per line, more CPU per request
  * than the write (bench/README.md), and the lines not yet written are lost on a crash.
  */
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, destination: DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
   return pino({
     level,
     base: { service: 'checkout-service' },
@@ -21,5 +22,5 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  }, pino.destination({ dest: 1, sync: true }));
+  }, destination);
 }

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
 import { startService, type RunningService } from '../../src/server.ts';
 import type { StripeSimulator } from '@checkout-service/stripe-simulator';
 import { createTestDatabase, type TestDatabase } from './database.ts';
@@ -46,8 +46,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     JOBS_INTERVAL_SECONDS: '0',
     ...env,
   });
-  // Same redaction as createLogger, written to memory.
-  const logger = pino({ level: config.LOG_LEVEL, redact: { paths: ['clientSecret', '*.clientSecret', 'client_secret', '*.client_secret'], censor: '[redacted]' } }, sink);
+  // The service's own logger, written to memory.
+  const logger = createLogger(config.LOG_LEVEL, sink);
   const service = await startService(config, logger);
   if (!service.simulator) throw new Error('expected the Stripe simulator: do not set STRIPE_SECRET_KEY in tests');
   return {
