@@ -6,6 +6,7 @@ import { authenticate, publishableNotAllowed } from './auth.ts';
 import { StripeApiError, invalidParam, routeNotFound } from './errors.ts';
 import { API_VERSION } from './events.ts';
 import { faultError, type ActiveFault, type Faults } from './faults.ts';
+import type { HeapBudget } from './heap-budget.ts';
 import { BodyTooLargeError, readBody, sendJson } from './http-util.ts';
 import { newRequestId } from './ids.ts';
 import type { IdempotencyRecord, StoredResponse } from './idempotency.ts';
@@ -33,6 +34,7 @@ export interface ApiDeps {
   requestLog: RequestLogEntry[];
   logger: Logger;
   closing: AbortSignal;
+  heapBudget: HeapBudget;
 }
 
 const MAX_LOG = 10_000; // entries kept, so a long-running simulator stays bounded
@@ -40,7 +42,7 @@ const QS_OPTIONS = { depth: 10, arrayLimit: 100, parameterLimit: 2000 } as const
 
 /**
  * One /v1 request, in Stripe's order: auth → front faults (rate limiting: before the idempotency
- * layer) → idempotency key → endpoint faults → handler → journal + events → answer.
+ * layer) → idempotency key → the heap budget (POST) → endpoint faults → handler → journal + events → answer.
  */
 export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const method = req.method ?? 'GET';
@@ -103,6 +105,8 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
       }
       record = outcome.record;
     }
+    // A replay above creates nothing; anything else may, so it waits for room in the heap.
+    if (method === 'POST') deps.heapBudget.check();
 
     const fault = deps.faults.take(method, path, 'endpoint');
     if (fault) entry.fault = fault.action;

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { dirname } from 'node:path';
 import type { IdempotencyRecord } from './idempotency.ts';
 import type { StoreChanges } from './store.ts';
@@ -13,56 +14,68 @@ export interface JournalEntry extends Partial<StoreChanges> {
 const HEADER = { journal: 'stripe-simulator', version: 2 } as const;
 const CHUNK_BYTES = 1 << 20;
 
-export interface JournalContents {
-  entries: JournalEntry[];
+export interface JournalRead {
   /** A last line without its newline: the process died while writing it (its answer was never sent). */
   tornTail: boolean;
 }
 
 /**
- * Reads a journal: a header line, then one JSON line per change. Also reads the single-snapshot
- * state file of earlier versions (`{"store":{"version":1,…},"idempotency":[…]}`), so an existing
- * DATA_DIR keeps its PaymentIntents. Undefined when the file does not exist yet.
+ * Reads a journal: a header line, then one JSON line per change, each handed to `apply` in order.
+ * Also reads the single-snapshot state file of earlier versions
+ * (`{"store":{"version":1,…},"idempotency":[…]}`), so an existing DATA_DIR keeps its
+ * PaymentIntents. Undefined when the file does not exist yet. Read a chunk at a time: a start
+ * needs the memory of the state, not of the state and the whole file's text besides (a journal
+ * near the heap's limit did not load again when it was read whole).
  */
-export async function readJournal(path: string): Promise<JournalContents | undefined> {
-  let text: string;
+export async function readJournal(path: string, apply: (entry: JournalEntry) => void): Promise<JournalRead | undefined> {
+  let file: FileHandle;
   try {
-    text = await readFile(path, 'utf8');
+    file = await open(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const entries: JournalEntry[] = [];
-  let start = 0;
   let lineNumber = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) {
-      // A header or earlier snapshot is written whole (then renamed into place), so only a later line can be torn.
-      if (lineNumber > 0) return { entries, tornTail: true };
-      end = text.length;
-    }
+  const take = (line: string): void => {
     lineNumber += 1;
-    const line = text.slice(start, end);
-    start = end + 1;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
       throw new Error(`Stripe simulator journal ${path}: line ${lineNumber} is not JSON (the file is damaged; only a torn last line is tolerated)`);
     }
-    if (lineNumber === 1) {
-      const legacy = fromLegacySnapshot(parsed);
-      if (legacy) {
-        entries.push(legacy);
-        continue;
+    if (lineNumber > 1) return apply(parsed as JournalEntry);
+    const legacy = fromLegacySnapshot(parsed);
+    if (legacy) return apply(legacy);
+    if (!isHeader(parsed)) throw new Error(`Stripe simulator journal ${path} is not in the expected format (${JSON.stringify(HEADER)})`);
+  };
+  // A character split between two chunks is held back by the decoder until its last byte is read.
+  const decoder = new StringDecoder('utf8');
+  const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  let rest = '';
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(chunk, 0, CHUNK_BYTES, null);
+      if (bytesRead === 0) break;
+      // What is left of the chunks before holds no newline: only the new text is searched.
+      const searched = rest.length;
+      rest += decoder.write(chunk.subarray(0, bytesRead));
+      let start = 0;
+      for (let end = rest.indexOf('\n', searched); end >= 0; end = rest.indexOf('\n', start)) {
+        take(rest.slice(start, end));
+        start = end + 1;
       }
-      if (!isHeader(parsed)) throw new Error(`Stripe simulator journal ${path} is not in the expected format (${JSON.stringify(HEADER)})`);
-      continue;
+      rest = rest.slice(start);
     }
-    entries.push(parsed as JournalEntry);
+    rest += decoder.end();
+  } finally {
+    await file.close();
   }
-  return { entries, tornTail: false };
+  if (rest.length === 0) return { tornTail: false };
+  // A header or earlier snapshot is written whole (then renamed into place), so only a later line can be torn.
+  if (lineNumber > 0) return { tornTail: true };
+  take(rest);
+  return { tornTail: false };
 }
 
 function isHeader(value: unknown): boolean {

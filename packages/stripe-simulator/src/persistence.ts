@@ -24,13 +24,12 @@ export async function restoreState(path: string | undefined, logger: Logger): Pr
   const idempotency = new IdempotencyStore(clock);
   if (!path) return { store, clock, idempotency, journal: undefined };
 
-  const contents = await readJournal(path);
-  for (const entry of contents?.entries ?? []) {
+  const read = await readJournal(path, (entry) => {
     if (entry.clockOffsetMs !== undefined) clock.restore(entry.clockOffsetMs);
     store.apply(entry);
     if (entry.idempotency) idempotency.restore(entry.idempotency);
-  }
-  if (contents?.tornTail) {
+  });
+  if (read?.tornTail) {
     logger.warn({ path }, 'stripe simulator journal ended in a torn line (the process was killed while writing it; its answer was never sent): dropped');
   }
   store.dropEventsBefore(clock.nowSeconds() - EVENT_RETENTION_SECONDS);

@@ -7,6 +7,7 @@ import type { SimulatedClock } from './clock.ts';
 import { handleControlRequest } from './control-api.ts';
 import { Faults } from './faults.ts';
 import type { Charge, PaymentIntent, Refund } from './objects.ts';
+import { HeapBudget } from './heap-budget.ts';
 import { restoreState } from './persistence.ts';
 import { failRefund } from './refunds.ts';
 import { SimulatorState } from './state.ts';
@@ -41,6 +42,12 @@ export interface StripeSimulatorOptions {
    * the clock across restarts (one line appended per change; compacted at start). Its directory must exist.
    */
   stateFile?: string;
+  /**
+   * The share of the heap's limit, in use after a full collection, past which POST requests are
+   * refused (500 api_error `simulator_memory_full`, not kept under the key, Stripe-Should-Retry:
+   * false) instead of creating more; default 0.6 (src/heap-budget.ts, README "Memory").
+   */
+  heapBudgetFraction?: number;
 }
 
 export interface StripeSimulator {
@@ -96,7 +103,12 @@ export async function startStripeSimulator(options: StripeSimulatorOptions): Pro
   if (!options.webhookSecret) throw new Error('startStripeSimulator: webhookSecret is required');
   const host = options.host ?? '127.0.0.1';
   const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'stripe-simulator' });
-  const { store, clock, idempotency, journal } = await restoreState(options.stateFile, logger);
+  // Watching the collections from before the journal is read: those of the restore count too.
+  const heapBudget = new HeapBudget(options.heapBudgetFraction);
+  const { store, clock, idempotency, journal } = await restoreState(options.stateFile, logger).catch((error: unknown) => {
+    heapBudget.close();
+    throw error;
+  });
   const faults = new Faults();
   const closing = new AbortController();
   const requestLog: RequestLogEntry[] = [];
@@ -110,7 +122,7 @@ export async function startStripeSimulator(options: StripeSimulatorOptions): Pro
     now: () => clock.nowSeconds(),
   });
   const state = new SimulatorState({ store, clock, idempotency, webhooks, journal, logger });
-  const apiDeps = { state, faults, requestLog, logger, closing: closing.signal };
+  const apiDeps = { state, faults, requestLog, logger, closing: closing.signal, heapBudget };
 
   const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
@@ -143,6 +155,7 @@ export async function startStripeSimulator(options: StripeSimulatorOptions): Pro
       resolve();
     });
   }).catch((error: unknown) => {
+    heapBudget.close();
     state.close();
     throw error;
   });
@@ -183,6 +196,7 @@ export async function startStripeSimulator(options: StripeSimulatorOptions): Pro
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
         await stopped;
+        heapBudget.close();
         state.close();
       })();
       return closed;

@@ -154,6 +154,67 @@ describe('the journal (stateFile)', () => {
     expect(JSON.parse((await readFile(stateFile, 'utf8')).split('\n')[0]!)).toEqual({ journal: 'stripe-simulator', version: 2 });
   });
 
+  it('reads a journal of many chunks, characters split between chunks included, and a torn tail after them', async () => {
+    const stateFile = await journalPath();
+    const ids = await withSimulator(stateFile, async (sim) => {
+      const stripe = stripeClientFor(sim);
+      const created: string[] = [];
+      // Each PaymentIntent's line holds ~1 KB of three-byte characters: 1,500 of them span two
+      // 1 MiB chunks, and some character's bytes fall on both sides of a chunk's end.
+      for (let i = 0; i < 1500; i += 1) {
+        const pi = await stripe.paymentIntents.create({ amount: 1000 + i, currency: 'nzd', description: `€${'ü€'.repeat(170)}${i}` });
+        created.push(pi.id);
+      }
+      return created;
+    });
+    expect(await size(stateFile)).toBeGreaterThan(2 ** 21);
+    const lines = (await readFile(stateFile, 'utf8')).trimEnd().split('\n');
+    await appendFile(stateFile, lines.at(-1)!.slice(0, 100));
+    await withSimulator(stateFile, async (sim) => {
+      expect(sim.listPaymentIntents()).toHaveLength(1500);
+      for (const [i, id] of ids.entries()) expect(sim.getPaymentIntent(id)?.description).toBe(`€${'ü€'.repeat(170)}${i}`);
+    });
+  });
+
+  it('starts from a journal of 70 MB in a heap capped at 128 MiB: read a chunk at a time, not whole', async () => {
+    const seedFile = await journalPath();
+    const seed = await withSimulator(seedFile, async (sim) => {
+      const pi = await stripeClientFor(sim).paymentIntents.create({ amount: 1000, currency: 'nzd', metadata: { order_id: 'seed' } }, { idempotencyKey: 'seed-key' });
+      return { pi: pi.id, event: sim.webhooks.events[0]!.id };
+    });
+    const [header, change] = (await readFile(seedFile, 'utf8')).trimEnd().split('\n');
+    // Copies of one creation's line, each with ids of its own (~5 KB a line, as npm start's journal).
+    const stateFile = await journalPath();
+    const copies = Math.ceil(70e6 / change!.length);
+    const copy = (i: number) => change!.replaceAll(seed.pi, `${seed.pi}${i}`).replaceAll(seed.event, `${seed.event}${i}`).replaceAll('seed-key', `seed-key-${i}`);
+    const lines = [header!];
+    for (let i = 0; i < copies; i += 1) lines.push(copy(i));
+    await writeFile(stateFile, `${lines.join('\n')}\n`);
+    lines.length = 0;
+    expect(await size(stateFile)).toBeGreaterThan(70e6);
+
+    const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+    // Read whole, the file's text (70 MB) and the state made from it (as much again) did not fit.
+    const child = spawn(process.execPath, ['--max-old-space-size=128', cli], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', STRIPE_SIMULATOR_PORT: '0', STRIPE_SIMULATOR_STATE_FILE: stateFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', () => { if (/listening on/.test(output)) resolve(); });
+        child.once('exit', () => reject(new Error(`simulator exited: ${output.slice(-2000)}`)));
+      });
+      const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+      const stripe = stripeClientFor({ host: '127.0.0.1', port });
+      const last = copies - 1;
+      expect(await stripe.paymentIntents.retrieve(`${seed.pi}${last}`)).toMatchObject({ id: `${seed.pi}${last}`, amount: 1000 });
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 60_000);
+
   it('refuses a file that is not a journal, and a journal damaged in the middle', async () => {
     const stateFile = await journalPath();
     await writeFile(stateFile, JSON.stringify({ hello: 'world' }));
