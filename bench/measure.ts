@@ -20,7 +20,12 @@ export async function measure(service: BenchProcess, spec: Omit<HttpLoadSpec, 'u
   const rss = sampleRss(service.pid);
   const before = Object.fromEntries(Object.entries(others).map(([name, read]) => [name, read()]));
   const cpuBefore = cpuMs(service.pid);
-  const result = await runHttpLoad({ ...spec, url: service.url });
+  // A failed leg stops the sampling too: a sampler left running would throw once the run's clean-up
+  // has stopped the service (or the service is what failed), in place of the leg's own error.
+  const result = await runHttpLoad({ ...spec, url: service.url }).catch((error: unknown) => {
+    rss.cancel();
+    throw error;
+  });
   const cpu = cpuMs(service.pid) - cpuBefore;
   const otherCpuMsPerRequest = Object.fromEntries(Object.entries(others).map(([name, read]) => [name, (read() - before[name]!) / result.requests]));
   otherCpuMsPerRequest['load generator'] = result.cpuMs / result.requests;

@@ -54,8 +54,8 @@ export function rssMiB(pid: number): number {
 // confirms it where present.
 const clockTicksPerSecond = 100;
 
-/** Samples the RSS of `pid` every `everyMs` until stop(); the samples with their times (s since start). */
-export function sampleRss(pid: number, everyMs = 500): { stop(): Array<{ at: number; mib: number }> } {
+/** Samples the RSS of `pid` every `everyMs` until stop() (the samples with their times, s since start) or cancel(). */
+export function sampleRss(pid: number, everyMs = 500): { stop(): Array<{ at: number; mib: number }>; cancel(): void } {
   const started = performance.now();
   const samples: Array<{ at: number; mib: number }> = [];
   const take = () => samples.push({ at: (performance.now() - started) / 1000, mib: rssMiB(pid) });
@@ -67,6 +67,7 @@ export function sampleRss(pid: number, everyMs = 500): { stop(): Array<{ at: num
       take();
       return samples;
     },
+    cancel: () => clearInterval(timer),
   };
 }
 

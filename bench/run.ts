@@ -3,7 +3,7 @@
 // in another; a third drives HTTP (autocannon at the peak, undici at a fixed rate for half of it);
 // pgbench runs the same SQL at the same concurrency.
 // bench/README.md explains the method and the goals. Every loop is bounded: it stops by itself.
-//   npm run bench [-- --connections 16 --duration 20 --sql-transactions 500 --soak 600 --cdc --cdc-seconds 30 --check --out bench/RESULTS.md]
+//   npm run bench [-- --connections 16 --duration 20 --warm-up 30 --sql-transactions 500 --soak 600 --cdc --cdc-seconds 30 --check --out bench/RESULTS.md]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
   options: {
     connections: { type: 'string', default: '16' },
     duration: { type: 'string', default: '20' },
+    'warm-up': { type: 'string', default: '30' },
     'sql-transactions': { type: 'string', default: '500' },
     soak: { type: 'string', default: '0' },
     cdc: { type: 'boolean', default: false },
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
 });
 const connections = Number(args.connections);
 const durationSeconds = Number(args.duration);
+const warmUpSeconds = Number(args['warm-up']);
 const sqlPerClient = Number(args['sql-transactions']);
 const webhookSecret = 'whsec_bench';
 /** Progress on stderr while the run lasts; the table comes at the end, on stdout. */
@@ -69,8 +71,10 @@ try {
   };
   const orders = (name: string) => join(dir, `${name}.orders.json`);
 
-  // Warm-up (JIT, connection pools, plan caches), not measured.
-  await measure(service, { kind: 'checkout', connections, durationSeconds: 5, ordersOut: orders('warm-up') });
+  // Warm-up (JIT, connection pools, plan caches), not measured. 30 s: after 5 s, V8's optimizing
+  // compiler still spent ~6 % of the service's CPU in the measured legs, after 30 s under 2 %
+  // (perf, bench/README.md); a service running for hours does not pay that per request.
+  await measure(service, { kind: 'checkout', connections, durationSeconds: warmUpSeconds, ordersOut: orders('warm-up') });
   await measure(service, { kind: 'webhook', connections, ordersIn: orders('warm-up'), webhookSecret, simulatorUrl: simulator.url });
 
   const eventObject = JSON.stringify({ object: 'payment_intent', currency: 'nzd', status: 'succeeded', cancellation_reason: null, last_payment_error: null });
@@ -80,7 +84,7 @@ try {
   progress('SQL checkout', sqlCheckoutBefore);
   const checkout = await measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders('peak') }, others);
   progress('POST /checkout peak', checkout);
-  const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections, durationSeconds);
+  const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections, durationSeconds, warmUpSeconds);
   progress("POST /checkout, npm start's embedded simulator", embedded);
   const checkoutHalf = await measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkout.perSecond / 2)), ordersOut: orders('half') }, others);
   progress('POST /checkout at half', checkoutHalf);
@@ -106,7 +110,7 @@ try {
   if (args.cdc) cdc = await runCdcLeg(database.url, database.serviceUrl, { seconds: Number(args['cdc-seconds']), backlog: 20_000 });
 
   const { text, missed } = report({
-    startedAt, database, connections, durationSeconds,
+    startedAt, database, connections, durationSeconds, warmUpSeconds,
     checkout, checkoutHalf, sqlCheckout: [sqlCheckoutBefore, sqlCheckoutAfter], webhook, webhookHalf, sqlWebhook: [sqlWebhookBefore, sqlWebhookAfter], embedded, soak, cdc,
   });
   console.log(text);
@@ -124,15 +128,20 @@ try {
  * journal under DATA_DIR), compared with the row above (simulator in its own process without a
  * state file). Its webhooks are switched off, as there: this measures the PaymentIntent path.
  */
-async function embeddedSimulatorLeg(databaseUrl: string, dir: string, connections: number, durationSeconds: number): Promise<Leg> {
+async function embeddedSimulatorLeg(databaseUrl: string, dir: string, connections: number, durationSeconds: number, warmUpSeconds: number): Promise<Leg> {
   const simulatorPort = await freePort();
-  const service: BenchProcess = await startServiceProcess({ DATABASE_URL: databaseUrl, DATA_DIR: join(dir, 'embedded-data'), STRIPE_SIMULATOR_PORT: String(simulatorPort) }, dir, 'service-embedded-simulator');
+  const dataDir = join(dir, 'embedded-data');
+  const service: BenchProcess = await startServiceProcess({ DATABASE_URL: databaseUrl, DATA_DIR: dataDir, STRIPE_SIMULATOR_PORT: String(simulatorPort) }, dir, 'service-embedded-simulator');
   try {
     const control = await fetch(`http://127.0.0.1:${simulatorPort}/_simulator/webhooks/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: null }) });
     if (!control.ok) throw new Error(`the embedded simulator refused its webhook configuration: ${control.status}`);
-    await measure(service, { kind: 'checkout', connections, durationSeconds: 5 });
+    // The same warm-up as the service it is compared with.
+    await measure(service, { kind: 'checkout', connections, durationSeconds: warmUpSeconds });
     return await measure(service, { kind: 'checkout', connections, durationSeconds });
   } finally {
     await service.stop();
+    // Its journal (~5 KB per checkout: tens of MB) is of no further use; deleted now, its pages are
+    // not written back to disk by the kernel during the next leg.
+    await rm(dataDir, { recursive: true, force: true });
   }
 }
