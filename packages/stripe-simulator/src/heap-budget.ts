@@ -21,18 +21,20 @@ export class HeapBudget {
       this.liveBytes = getHeapStatistics().used_heap_size;
     }
   });
-  private readonly fraction: number;
+  /** The heap's limit is fixed when the process starts (--max-old-space-size and the like). */
+  private readonly limitBytes = getHeapStatistics().heap_size_limit;
+  private readonly budgetBytes: number;
 
   constructor(fraction: number = DEFAULT_HEAP_BUDGET_FRACTION) {
     if (!(fraction >= 0 && fraction <= 1)) throw new Error(`heapBudgetFraction must be between 0 and 1, got ${fraction}`);
-    this.fraction = fraction;
+    this.budgetBytes = fraction * this.limitBytes;
     this.observer.observe({ entryTypes: ['gc'] });
   }
 
   /** Throws the simulator's refusal when the heap is past the budget. */
   check(): void {
-    const limit = getHeapStatistics().heap_size_limit;
-    if (this.liveBytes <= this.fraction * limit) return;
+    if (this.liveBytes <= this.budgetBytes) return;
+    const limit = this.limitBytes;
     const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
     throw new StripeApiError(500, {
       type: 'api_error',

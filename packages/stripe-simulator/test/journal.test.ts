@@ -29,6 +29,32 @@ async function withSimulator<T>(stateFile: string, use: (sim: StripeSimulator) =
 
 const size = async (path: string) => (await stat(path)).size;
 
+/** The CLI in a process of its own on `stateFile`, once it listens; its output (stdout and stderr) kept for a failure's message. */
+async function startCli(stateFile: string, nodeOptions: string[] = []) {
+  const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+  const child = spawn(process.execPath, [...nodeOptions, cli], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', STRIPE_SIMULATOR_PORT: '0', STRIPE_SIMULATOR_STATE_FILE: stateFile },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let output = '';
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', () => { if (/listening on/.test(output)) resolve(); });
+      child.once('exit', () => reject(new Error(`simulator exited: ${output.slice(-2000)}`)));
+    });
+  } catch (error) {
+    kill();
+    throw error;
+  }
+  const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+  return { stripe: stripeClientFor({ host: '127.0.0.1', port }), kill, exited };
+}
+
 describe('the journal (stateFile)', () => {
   it('keeps PaymentIntents, charges, refunds, events, idempotency keys and the clock across a restart', async () => {
     const stateFile = await journalPath();
@@ -110,33 +136,20 @@ describe('the journal (stateFile)', () => {
 
   it('loses nothing answered when the simulator process is SIGKILLed', async () => {
     const stateFile = await journalPath();
-    const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
-    const child = spawn(process.execPath, [cli], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', STRIPE_SIMULATOR_PORT: '0', STRIPE_SIMULATOR_STATE_FILE: stateFile },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    const { stripe, kill, exited } = await startCli(stateFile);
     try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', () => { if (/listening on/.test(stdout)) resolve(); });
-        child.once('exit', () => reject(new Error(`simulator exited: ${stdout}`)));
-      });
-      const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout)?.[1]);
-      const stripe = stripeClientFor({ host: '127.0.0.1', port });
       const ids: string[] = [];
       for (let i = 0; i < 20; i += 1) {
         const pi = await stripe.paymentIntents.create({ amount: 1000 + i, currency: 'nzd', metadata: { n: String(i) } });
         ids.push((await stripe.paymentIntents.confirm(pi.id, { payment_method: 'pm_card_visa' })).id);
       }
-      child.kill('SIGKILL');
+      kill();
       await exited;
       await withSimulator(stateFile, async (sim) => {
         expect(ids.map((id) => sim.getPaymentIntent(id)?.status)).toEqual(ids.map(() => 'succeeded'));
       });
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      kill();
     }
   });
 
@@ -193,25 +206,13 @@ describe('the journal (stateFile)', () => {
     lines.length = 0;
     expect(await size(stateFile)).toBeGreaterThan(70e6);
 
-    const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
     // Read whole, the file's text (70 MB) and the state made from it (as much again) did not fit.
-    const child = spawn(process.execPath, ['--max-old-space-size=128', cli], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent', STRIPE_SIMULATOR_PORT: '0', STRIPE_SIMULATOR_STATE_FILE: stateFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    const { stripe, kill } = await startCli(stateFile, ['--max-old-space-size=128']);
     try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', () => { if (/listening on/.test(output)) resolve(); });
-        child.once('exit', () => reject(new Error(`simulator exited: ${output.slice(-2000)}`)));
-      });
-      const port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
-      const stripe = stripeClientFor({ host: '127.0.0.1', port });
       const last = copies - 1;
       expect(await stripe.paymentIntents.retrieve(`${seed.pi}${last}`)).toMatchObject({ id: `${seed.pi}${last}`, amount: 1000 });
     } finally {
-      child.kill('SIGKILL');
+      kill();
     }
   }, 60_000);
 
