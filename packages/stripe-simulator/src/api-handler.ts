@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import qs from 'qs';
 import type { Logger } from 'pino';
 import { authenticate, publishableNotAllowed } from './auth.ts';
+import { appendBounded } from './bounded-log.ts';
 import { StripeApiError, invalidParam, routeNotFound } from './errors.ts';
 import { API_VERSION } from './events.ts';
 import { faultError, type ActiveFault, type Faults } from './faults.ts';
@@ -51,8 +52,7 @@ export async function handleApiRequest(deps: ApiDeps, req: IncomingMessage, res:
   const rawKey = req.headers['idempotency-key'];
   const idempotencyKey = method === 'POST' && typeof rawKey === 'string' ? rawKey : null;
   const entry: RequestLogEntry = { at: Date.now(), requestId, method, path, idempotencyKey, status: null, replayed: false, fault: null, params: {} };
-  deps.requestLog.push(entry);
-  if (deps.requestLog.length > MAX_LOG) deps.requestLog.splice(0, deps.requestLog.length - MAX_LOG);
+  appendBounded(deps.requestLog, entry, MAX_LOG);
   const headers: Record<string, string> = {
     'Request-Id': requestId,
     'Stripe-Version': typeof req.headers['stripe-version'] === 'string' ? req.headers['stripe-version'] : API_VERSION,

@@ -1,4 +1,4 @@
-import { newId, randomAlphanumeric } from './ids.ts';
+import { joined, newId, randomAlphanumeric } from './ids.ts';
 
 // Stripe's object shapes (field names as in Stripe's published fixtures), written out here so
 // the service sees the same fields it would see from Stripe's test mode.
@@ -160,7 +160,7 @@ export function buildPaymentIntent(input: {
     canceled_at: null,
     cancellation_reason: null,
     capture_method: input.captureMethod,
-    client_secret: `${id}_secret_${randomAlphanumeric(24)}`,
+    client_secret: joined(id, '_secret_', randomAlphanumeric(24)),
     confirmation_method: 'automatic',
     created: input.created,
     currency: input.currency,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Stripe from 'stripe';
 import type { Logger } from 'pino';
+import { appendBounded } from './bounded-log.ts';
 import { buildEvent, type RequestInfo, type StripeEvent } from './events.ts';
 import { postOnce } from './http-post.ts';
 
@@ -261,9 +262,8 @@ export class WebhookDelivery {
         if (this.abort.signal.aborted) return false;
         record.error = error instanceof Error ? error.message : String(error);
       }
-      this.deliveries.push(record);
       // Bounded so a long-running embedded simulator does not grow without limit.
-      if (this.deliveries.length > MAX_LOG) this.deliveries.splice(0, this.deliveries.length - MAX_LOG);
+      appendBounded(this.deliveries, record, MAX_LOG);
       const delivered = record.status !== null && record.status >= 200 && record.status < 300;
       this.logger.debug({ eventId: event.id, type: event.type, attempt, status: record.status, error: record.error }, 'webhook attempt');
       if (delivered) return true;
