@@ -38,6 +38,16 @@ const webhookSecret = 'whsec_bench';
 /** Progress on stderr while the run lasts; the table comes at the end, on stdout. */
 const progress = (leg: string, r: { perSecond: number; p99: number }) => console.error(`[bench] ${leg}: ${r.perSecond.toFixed(0)}/s, p99 ${r.p99.toFixed(1)} ms`);
 const startedAt = new Date();
+/**
+ * The embedded leg counts checkouts rather than seconds: the simulator keeps every PaymentIntent in
+ * the service's heap (~5 KB each) and refuses to create more past its heap budget (~25,000 under
+ * `npm start`'s 256 MiB cap; packages/stripe-simulator, README "Memory"). 30 s + 20 s at the ~950/s
+ * peak of 2026-12-07's Intel machine made ~48,000, and the leg failed with 502s. 8,000 + 8,000 fit
+ * on any machine; 8,000 is ~19 s of warm-up at the slowest peak seen here (426/s), past the JIT's
+ * settling (below).
+ */
+const EMBEDDED_WARM_UP_CHECKOUTS = 8_000;
+const EMBEDDED_MEASURED_CHECKOUTS = 8_000;
 
 const database = await createBenchDatabase();
 const dir = await mkdtemp(join(tmpdir(), 'checkout-bench-'));
@@ -84,7 +94,7 @@ try {
   progress('SQL checkout', sqlCheckoutBefore);
   const checkout = await measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders('peak') }, others);
   progress('POST /checkout peak', checkout);
-  const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections, durationSeconds, warmUpSeconds);
+  const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections);
   progress("POST /checkout, npm start's embedded simulator", embedded);
   const checkoutHalf = await measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkout.perSecond / 2)), ordersOut: orders('half') }, others);
   progress('POST /checkout at half', checkoutHalf);
@@ -128,16 +138,15 @@ try {
  * journal under DATA_DIR), compared with the row above (simulator in its own process without a
  * state file). Its webhooks are switched off, as there: this measures the PaymentIntent path.
  */
-async function embeddedSimulatorLeg(databaseUrl: string, dir: string, connections: number, durationSeconds: number, warmUpSeconds: number): Promise<Leg> {
+async function embeddedSimulatorLeg(databaseUrl: string, dir: string, connections: number): Promise<Leg> {
   const simulatorPort = await freePort();
   const dataDir = join(dir, 'embedded-data');
   const service: BenchProcess = await startServiceProcess({ DATABASE_URL: databaseUrl, DATA_DIR: dataDir, STRIPE_SIMULATOR_PORT: String(simulatorPort) }, dir, 'service-embedded-simulator');
   try {
     const control = await fetch(`http://127.0.0.1:${simulatorPort}/_simulator/webhooks/config`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: null }) });
     if (!control.ok) throw new Error(`the embedded simulator refused its webhook configuration: ${control.status}`);
-    // The same warm-up as the service it is compared with.
-    await measure(service, { kind: 'checkout', connections, durationSeconds: warmUpSeconds });
-    return await measure(service, { kind: 'checkout', connections, durationSeconds });
+    await measure(service, { kind: 'checkout', connections, amount: EMBEDDED_WARM_UP_CHECKOUTS });
+    return await measure(service, { kind: 'checkout', connections, amount: EMBEDDED_MEASURED_CHECKOUTS });
   } finally {
     await service.stop();
     // Its journal (~5 KB per checkout: tens of MB) is of no further use; deleted now, its pages are
