@@ -40,7 +40,7 @@ const progress = (leg: string, r: { perSecond: number; p99: number }) => console
 const startedAt = new Date();
 /**
  * The embedded leg counts checkouts rather than seconds: the simulator keeps every PaymentIntent in
- * the service's heap (~5 KB each) and refuses to create more past its heap budget (~25,000 under
+ * the service's heap (~5 KB each) and refuses to create more past its heap budget (~29,500 under
  * `npm start`'s 256 MiB cap; packages/stripe-simulator, README "Memory"). 30 s + 20 s at the ~950/s
  * peak of 2026-12-07's Intel machine made ~48,000, and the leg failed with 502s. 8,000 + 8,000 fit
  * on any machine; 8,000 is ~19 s of warm-up at the slowest peak seen here (426/s), past the JIT's
