@@ -59,3 +59,15 @@ describe('the load generator at a fixed rate', () => {
     expect(result.p95).toBeGreaterThan(100);
   });
 });
+
+describe('the load generator as fast as answered (autocannon)', () => {
+  it('ends a counted leg at its last answer, not at autocannon\'s next whole-second tick', async () => {
+    // 800 answers at 16 connections and 2 ms each take ~0.1 s; autocannon itself calls back at 1 s.
+    const { url } = await fakeCheckout(() => 2);
+    const result = await runHttpLoad({ kind: 'checkout', url, connections: 16, amount: 800 });
+
+    expect(result.requests).toBe(800);
+    expect(result.seconds).toBeLessThan(0.7);
+    expect(result.perSecond).toBeGreaterThan(800 / 0.7);
+  });
+});
