@@ -34,8 +34,13 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   await admin(`create database ${database}`);
   const url = Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
   const drop = async () => {
-    await admin(`drop database if exists ${database} with (force)`);
-    await provisioned?.stop();
+    try {
+      await admin(`drop database if exists ${database} with (force)`);
+    } finally {
+      // Also when the drop failed (after Ctrl-C the server may be shutting down already): stop()
+      // deletes the embedded server's folder.
+      await provisioned?.stop();
+    }
   };
   try {
     await migrate(url);

