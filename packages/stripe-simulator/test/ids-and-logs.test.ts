@@ -1,4 +1,4 @@
-// The small helpers every request goes through: ids (uniform, flat) and the bounded logs.
+// The small helpers every request goes through: ids (uniform, unique) and the bounded logs.
 import { describe, expect, it } from '@jest/globals';
 import { appendBounded } from '../src/bounded-log.ts';
 import { newId, randomAlphanumeric } from '../src/ids.ts';
@@ -8,7 +8,8 @@ describe('ids', () => {
     expect(newId('pi')).toMatch(/^pi_[A-Za-z0-9]{24}$/);
     const counts = new Map<string, number>();
     for (let i = 0; i < 2_000; i += 1) for (const c of randomAlphanumeric(31)) counts.set(c, (counts.get(c) ?? 0) + 1);
-    // 62,000 draws: each of the 62 characters 1,000 times on average; 5 standard deviations are about ±160 (the bias of `byte % 62` without rejection is +210).
+    // 62,000 draws: each of the 62 characters 1,000 times on average. 5 standard deviations are
+    // about ±160; `byte % 62` without the rejection would give the first eight +210.
     expect(counts.size).toBe(62);
     for (const count of counts.values()) expect(Math.abs(count - 1_000)).toBeLessThan(160);
   });
