@@ -67,7 +67,7 @@ export function report(run: BenchRun): { text: string; missed: string[] } {
     '',
     `Machine: ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${n0(totalmem() / 2 ** 30)} GiB, Linux ${release()}, Node ${process.version}; ` +
       `PostgreSQL ${run.database.version} (${run.database.server}), durable defaults. Service, simulator, load generator, PostgreSQL and pgbench share the machine.`,
-    `${run.connections} connections (HTTP) and clients (SQL); after ${run.warmUpSeconds} s of checkouts unmeasured (each service; the first then also takes their webhooks), HTTP legs ${run.durationSeconds} s each (webhooks: one per order of the checkout leg before); peak legs closed loop (autocannon), half-peak legs open loop at even intervals, latency from each request's due time (undici); SQL: ${run.sqlCheckout[0].transactions} transactions a run through ${run.sqlCheckout[0].driver}, before and after the HTTP legs of the path (the limit: their mean).`,
+    `${run.connections} connections (HTTP) and clients (SQL); after ${run.warmUpSeconds} s of checkouts unmeasured (then their webhooks), HTTP legs ${run.durationSeconds} s each (webhooks: one per order of the checkout leg before; the embedded simulator's: ${run.embedded.requests} checkouts after as many unmeasured); peak legs closed loop (autocannon), half-peak legs open loop at even intervals, latency from each request's due time (undici); SQL: ${run.sqlCheckout[0].transactions} transactions a run through ${run.sqlCheckout[0].driver}, before and after the HTTP legs of the path (the limit: their mean).`,
     '',
     '| path | req/s | p50 / p95 / p99 ms | service CPU ms/req | service RSS max MiB |',
     '| --- | ---: | ---: | ---: | ---: |',

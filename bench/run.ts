@@ -54,11 +54,10 @@ const database = await createBenchDatabase();
 const dir = await mkdtemp(join(tmpdir(), 'checkout-bench-'));
 const stops: Array<() => Promise<void>> = [];
 // One clean-up, whoever asks first: on Ctrl-C the load generator dies too, so the leg running then
-// fails and the run's `finally` cleans up while the signal handler does. A second clean-up that
-// found the list already taken went on to exit, and left the service of the first one running.
+// fails and the run's `finally` cleans up while the signal handler does (a second clean-up found
+// the list taken, exited, and left the first one's service running). Each step is tried even when
+// one before it failed: after Ctrl-C the database's own processes may be gone already.
 let cleaning: Promise<void> | undefined;
-// Each step is tried even when one before it failed (after Ctrl-C the database's own processes may
-// be gone already), so that none is left running and the temporary files go.
 const cleanUp = () => (cleaning ??= (async () => {
   const steps = [...stops.splice(0).reverse(), () => database.drop(), () => rm(dir, { recursive: true, force: true })];
   for (const step of steps) {
