@@ -15,10 +15,10 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import Stripe from 'stripe';
 import { Pool } from 'undici';
 import type { CheckoutOrder, HttpLoadResult, HttpLoadSpec } from './http-load.ts';
 import { percentile } from './stats.ts';
+import { paymentIntentTemplate, simulatorClient, succeededObject } from './webhook-events.ts';
 
 const spec = JSON.parse(process.argv[2]!) as HttpLoadSpec;
 const basket = JSON.stringify({ customerId: 'bench', items: [{ sku: 'MILK-2L', quantity: 2 }, { sku: 'EGGS-12', quantity: 1 }, { sku: 'BANANAS-1KG', quantity: 3 }] });
@@ -28,19 +28,14 @@ const basket = JSON.stringify({ customerId: 'bench', items: [{ sku: 'MILK-2L', q
  * object is the simulator's own PaymentIntent (Stripe's full shape, ~1.5 KB), as succeeded.
  */
 async function signedEvents(orders: CheckoutOrder[], secret: string, simulatorUrl: string): Promise<Array<{ body: string; signature: string }>> {
-  const stripe = new Stripe('sk_test_bench', { host: new URL(simulatorUrl).hostname, port: Number(new URL(simulatorUrl).port), protocol: 'http' });
-  const template = await stripe.paymentIntents.retrieve(orders[0]!.paymentIntentId);
+  const stripe = simulatorClient(simulatorUrl);
+  const template = await paymentIntentTemplate(stripe, orders[0]!.paymentIntentId);
   const created = Math.floor(Date.now() / 1000);
   return orders.map((order, i) => {
     const body = JSON.stringify({
       id: `evt_bench_${order.orderId.replaceAll('-', '')}`, object: 'event', type: 'payment_intent.succeeded', livemode: false, created,
       api_version: template.lastResponse.apiVersion ?? null, pending_webhooks: 1, request: { id: null, idempotency_key: null },
-      data: {
-        object: {
-          ...template, lastResponse: undefined, id: order.paymentIntentId, amount: order.amountTotal, amount_received: order.amountTotal,
-          status: 'succeeded', latest_charge: `ch_bench${i}`, client_secret: `${order.paymentIntentId}_secret_bench`, metadata: { order_id: order.orderId },
-        },
-      },
+      data: { object: succeededObject(template, order, i) },
     });
     return { body, signature: stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: created }) };
   });
