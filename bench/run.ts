@@ -3,7 +3,7 @@
 // in another; a third drives HTTP (autocannon at the peak, undici at a fixed rate for half of it);
 // pgbench runs the same SQL at the same concurrency.
 // bench/README.md explains the method and the goals. Every loop is bounded: it stops by itself.
-//   npm run bench [-- --connections 16 --duration 20 --warm-up 30 --sql-transactions 500 --soak 600 --cdc --cdc-seconds 30 --check --out bench/RESULTS.md]
+//   npm run bench [-- --connections 16 --duration 20 --warm-up 30 --rounds 3 --sql-transactions 500 --soak 600 --cdc --cdc-seconds 30 --check --out bench/RESULTS.md]
 import { rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { cpuMs, postgresCpuMs, startServiceProcess, startSimulatorProcess, type 
 import { report } from './report.ts';
 import { runSoak, type Soak } from './soak.ts';
 import { runSqlLimit } from './sql-limit.ts';
+import { median } from './stats.ts';
 import { paymentIntentTemplate, simulatorClient, succeededObject } from './webhook-events.ts';
 import { freePort } from '../test/support/wait.ts';
 
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '16' },
     duration: { type: 'string', default: '20' },
     'warm-up': { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '3' },
     'sql-transactions': { type: 'string', default: '500' },
     soak: { type: 'string', default: '0' },
     cdc: { type: 'boolean', default: false },
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
 const connections = Number(args.connections);
 const durationSeconds = Number(args.duration);
 const warmUpSeconds = Number(args['warm-up']);
+const rounds = Math.max(1, Number(args.rounds));
 const sqlPerClient = Number(args['sql-transactions']);
 const webhookSecret = 'whsec_bench';
 /** Progress on stderr while the run lasts; the table comes at the end, on stdout. */
@@ -107,32 +110,41 @@ try {
   // PostgreSQL ~5 % more per call (pgbench, two pairs: 3,202 → 3,042/s and 3,054 → 2,905/s).
   const [firstOrder] = JSON.parse(await readFile(orders('warm-up'), 'utf8')) as CheckoutOrder[];
   const eventObject = JSON.stringify(succeededObject(await paymentIntentTemplate(simulatorClient(simulator.url), firstOrder!.paymentIntentId), firstOrder!, 0));
-  // Each SQL peer runs right before and right after the peak leg it is compared with, and the limit
-  // is the mean of the two: the machine's speed drifts within a run (pgbench's webhook 2,173/s and
-  // 2,728/s, two legs apart, on 2026-12-07) and the database grows, so the closer the bracket, the
-  // less of that ends up in the ratio. The half-peak legs and the embedded-simulator row come after.
-  const sqlCheckoutBefore = await sql('checkout', 'sqlA', database.serviceUrl, connections, sqlPerClient, eventObject);
-  progress('SQL checkout', sqlCheckoutBefore);
-  const checkout = await measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders('peak') }, others);
-  progress('POST /checkout peak', checkout);
-  const sqlCheckoutAfter = await sql('checkout', 'sqlB', database.serviceUrl, connections, sqlPerClient, eventObject);
-  progress('SQL checkout', sqlCheckoutAfter);
+  // The peak legs of a path alternate with its SQL peer, SQL first and last (SQL, peak, SQL, peak,
+  // …, SQL), and each peak is judged against the SQL runs right before and right after it; the
+  // ratio is the median over the rounds. The machine's speed drifts within a run and from minute to
+  // minute (pgbench's checkout 1,985/s and 1,661/s, one leg apart, on 2026-12-07), and the database
+  // grows. The half-peak legs and the embedded-simulator row come after.
+  const sqlCheckout = [await sql('checkout', 'sql0', database.serviceUrl, connections, sqlPerClient, eventObject)];
+  progress('SQL checkout', sqlCheckout[0]!);
+  const checkout: Leg[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    checkout.push(await measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders(`peak${round}`) }, others));
+    progress(`POST /checkout peak ${round}`, checkout.at(-1)!);
+    sqlCheckout.push(await sql('checkout', `sql${round}`, database.serviceUrl, connections, sqlPerClient, eventObject));
+    progress('SQL checkout', sqlCheckout.at(-1)!);
+  }
+  const checkoutPeak = median(checkout.map((leg) => leg.perSecond));
   const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections);
   progress("POST /checkout, npm start's embedded simulator", embedded);
-  const checkoutHalf = await measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkout.perSecond / 2)), ordersOut: orders('half') }, others);
+  const checkoutHalf = await measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkoutPeak / 2)), ordersOut: orders('half') }, others);
   progress('POST /checkout at half', checkoutHalf);
-  const sqlWebhookBefore = await sql('webhook', 'sqlA', database.url, connections, sqlPerClient, eventObject);
-  progress('SQL webhook', sqlWebhookBefore);
-  const webhook = await measure(service, { kind: 'webhook', connections, ordersIn: orders('peak'), webhookSecret, simulatorUrl: simulator.url }, others);
-  progress('POST /webhooks/stripe peak', webhook);
-  const sqlWebhookAfter = await sql('webhook', 'sqlB', database.url, connections, sqlPerClient, eventObject);
-  progress('SQL webhook', sqlWebhookAfter);
-  const webhookHalf = await measure(service, { kind: 'webhook', connections, rate: Math.max(1, Math.round(webhook.perSecond / 2)), ordersIn: orders('half'), webhookSecret, simulatorUrl: simulator.url }, others);
+  const sqlWebhook = [await sql('webhook', 'sql0', database.url, connections, sqlPerClient, eventObject)];
+  progress('SQL webhook', sqlWebhook[0]!);
+  const webhook: Leg[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    webhook.push(await measure(service, { kind: 'webhook', connections, ordersIn: orders(`peak${round}`), webhookSecret, simulatorUrl: simulator.url }, others));
+    progress(`POST /webhooks/stripe peak ${round}`, webhook.at(-1)!);
+    sqlWebhook.push(await sql('webhook', `sql${round}`, database.url, connections, sqlPerClient, eventObject));
+    progress('SQL webhook', sqlWebhook.at(-1)!);
+  }
+  const webhookPeak = median(webhook.map((leg) => leg.perSecond));
+  const webhookHalf = await measure(service, { kind: 'webhook', connections, rate: Math.max(1, Math.round(webhookPeak / 2)), ordersIn: orders('half'), webhookSecret, simulatorUrl: simulator.url }, others);
   progress('POST /webhooks/stripe at half', webhookHalf);
 
   let soak: Soak | undefined;
   if (Number(args.soak) > 0) {
-    soak = await runSoak(service, { seconds: Number(args.soak), connections, checkoutRate: checkoutHalf.requests / checkoutHalf.seconds, webhookRate: webhook.perSecond / 2, webhookSecret, simulatorUrl: simulator.url, dir });
+    soak = await runSoak(service, { seconds: Number(args.soak), connections, checkoutRate: checkoutHalf.requests / checkoutHalf.seconds, webhookRate: webhookPeak / 2, webhookSecret, simulatorUrl: simulator.url, dir });
   }
   await service.stop();
   stops.pop();
@@ -142,7 +154,7 @@ try {
 
   const { text, missed } = report({
     startedAt, database, connections, durationSeconds, warmUpSeconds,
-    checkout, checkoutHalf, sqlCheckout: [sqlCheckoutBefore, sqlCheckoutAfter], webhook, webhookHalf, sqlWebhook: [sqlWebhookBefore, sqlWebhookAfter], embedded, soak, cdc,
+    checkout, checkoutHalf, sqlCheckout, webhook, webhookHalf, sqlWebhook, embedded, soak, cdc,
   });
   console.log(text);
   if (args.out) await writeFile(args.out, text);

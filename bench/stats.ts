@@ -16,3 +16,24 @@ export function slope(points: ReadonlyArray<{ x: number; y: number }>): number {
   if (sxx === 0) return Number.NaN;
   return points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
 }
+
+/** The middle value (the mean of the middle two for an even count); NaN when there are none. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/**
+ * Legs run SQL, HTTP, SQL, HTTP, …, SQL: each HTTP rate against the mean of the SQL rates right
+ * before and right after it, and the median of those ratios (one odd leg, either way, does not
+ * decide it).
+ */
+export function bracketedRatios(http: readonly number[], sql: readonly number[]): { ratios: number[]; median: number } {
+  if (http.length === 0 || sql.length !== http.length + 1) {
+    throw new Error(`expected one SQL leg more than HTTP legs, got ${sql.length} and ${http.length}`);
+  }
+  const ratios = http.map((rate, i) => rate / ((sql[i]! + sql[i + 1]!) / 2));
+  return { ratios, median: median(ratios) };
+}

@@ -1,7 +1,7 @@
 // The statistics npm run bench judges goals with (bench/stats.ts): a wrong percentile or slope would
 // pass or fail a goal silently.
 import { describe, expect, it } from '@jest/globals';
-import { percentile, slope } from '../../bench/stats.ts';
+import { bracketedRatios, median, percentile, slope } from '../../bench/stats.ts';
 
 describe('percentile (nearest rank)', () => {
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -34,5 +34,30 @@ describe('slope (least squares)', () => {
     expect(slope([0, 10, 20].map((x) => ({ x, y: 150 })))).toBe(0);
     expect(slope([{ x: 5, y: 1 }])).toBeNaN();
     expect(slope([{ x: 5, y: 1 }, { x: 5, y: 2 }])).toBeNaN();
+  });
+});
+
+describe('median', () => {
+  it('is the middle value, or the mean of the middle two; of none, NaN', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+});
+
+describe('bracketedRatios', () => {
+  it('puts each HTTP leg against the SQL legs on either side of it, and takes the median', () => {
+    const { ratios, median: middle } = bracketedRatios([50, 45, 60], [100, 100, 80, 120]);
+    expect(ratios).toEqual([0.5, 0.5, 0.6]);
+    expect(middle).toBe(0.5);
+  });
+
+  it('is not moved by one leg run at an odd moment of the machine', () => {
+    expect(bracketedRatios([50, 50, 90], [100, 100, 100, 100]).median).toBe(0.5);
+  });
+
+  it('refuses legs that do not alternate', () => {
+    expect(() => bracketedRatios([50, 50], [100, 100])).toThrow('one SQL leg more');
+    expect(() => bracketedRatios([], [100])).toThrow('one SQL leg more');
   });
 });
