@@ -38,7 +38,8 @@ const { values: args } = parseArgs({
 const connections = Number(args.connections);
 const durationSeconds = Number(args.duration);
 const warmUpSeconds = Number(args['warm-up']);
-const rounds = Math.max(1, Number(args.rounds));
+const rounds = Number(args.rounds);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a whole number of at least 1, got ${args.rounds}`);
 const sqlPerClient = Number(args['sql-transactions']);
 const webhookSecret = 'whsec_bench';
 /** Progress on stderr while the run lasts; the table comes at the end, on stdout. */
