@@ -116,29 +116,19 @@ try {
   // ratio is the median over the rounds. The machine's speed drifts within a run and from minute to
   // minute (pgbench's checkout 1,985/s and 1,661/s, one leg apart, on 2026-12-07), and the database
   // grows. The half-peak legs and the embedded-simulator row come after.
-  const sqlCheckout = [await sql('checkout', 'sql0', database.serviceUrl, connections, sqlPerClient, eventObject)];
-  progress('SQL checkout', sqlCheckout[0]!);
-  const checkout: Leg[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    checkout.push(await measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders(`peak${round}`) }, others));
-    progress(`POST /checkout peak ${round}`, checkout.at(-1)!);
-    sqlCheckout.push(await sql('checkout', `sql${round}`, database.serviceUrl, connections, sqlPerClient, eventObject));
-    progress('SQL checkout', sqlCheckout.at(-1)!);
-  }
+  const { peaks: checkout, sqlLegs: sqlCheckout } = await peaksBetweenSqlRuns(
+    (run) => sql('checkout', run, database.serviceUrl, connections, sqlPerClient, eventObject), 'SQL checkout',
+    (round) => measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders(`peak${round}`) }, others), 'POST /checkout peak',
+  );
   const checkoutPeak = median(checkout.map((leg) => leg.perSecond));
   const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections);
   progress("POST /checkout, npm start's embedded simulator", embedded);
   const checkoutHalf = await measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkoutPeak / 2)), ordersOut: orders('half') }, others);
   progress('POST /checkout at half', checkoutHalf);
-  const sqlWebhook = [await sql('webhook', 'sql0', database.url, connections, sqlPerClient, eventObject)];
-  progress('SQL webhook', sqlWebhook[0]!);
-  const webhook: Leg[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    webhook.push(await measure(service, { kind: 'webhook', connections, ordersIn: orders(`peak${round}`), webhookSecret, simulatorUrl: simulator.url }, others));
-    progress(`POST /webhooks/stripe peak ${round}`, webhook.at(-1)!);
-    sqlWebhook.push(await sql('webhook', `sql${round}`, database.url, connections, sqlPerClient, eventObject));
-    progress('SQL webhook', sqlWebhook.at(-1)!);
-  }
+  const { peaks: webhook, sqlLegs: sqlWebhook } = await peaksBetweenSqlRuns(
+    (run) => sql('webhook', run, database.url, connections, sqlPerClient, eventObject), 'SQL webhook',
+    (round) => measure(service, { kind: 'webhook', connections, ordersIn: orders(`peak${round}`), webhookSecret, simulatorUrl: simulator.url }, others), 'POST /webhooks/stripe peak',
+  );
   const webhookPeak = median(webhook.map((leg) => leg.perSecond));
   const webhookHalf = await measure(service, { kind: 'webhook', connections, rate: Math.max(1, Math.round(webhookPeak / 2)), ordersIn: orders('half'), webhookSecret, simulatorUrl: simulator.url }, others);
   progress('POST /webhooks/stripe at half', webhookHalf);
@@ -165,6 +155,25 @@ try {
   }
 } finally {
   await cleanUp();
+}
+
+/**
+ * SQL, peak, SQL, peak, …, SQL (`rounds` peaks): each peak between two runs of its SQL peer, which
+ * bench/report.ts judges it against. SQL run `sql<i>` makes (or confirms) the orders of that run.
+ */
+async function peaksBetweenSqlRuns<S extends { perSecond: number; p99: number }>(
+  runSql: (run: string) => Promise<S>, sqlName: string, runPeak: (round: number) => Promise<Leg>, peakName: string,
+): Promise<{ peaks: Leg[]; sqlLegs: S[] }> {
+  const sqlLegs = [await runSql('sql0')];
+  progress(sqlName, sqlLegs[0]!);
+  const peaks: Leg[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    peaks.push(await runPeak(round));
+    progress(`${peakName} ${round}`, peaks.at(-1)!);
+    sqlLegs.push(await runSql(`sql${round}`));
+    progress(sqlName, sqlLegs.at(-1)!);
+  }
+  return { peaks, sqlLegs };
 }
 
 /**
