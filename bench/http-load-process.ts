@@ -1,6 +1,7 @@
-// The HTTP load generator, in a process of its own so that its CPU is not the service's: POST
-// /checkout with a new Idempotency-Key per request, or POST /webhooks/stripe with one signed
-// payment_intent.succeeded per order of an earlier checkout run. Two ways to drive it:
+// The HTTP load generator in Node (where wrk does not drive the leg: bench/http-load.ts), in a
+// process of its own so that its CPU is not the service's: POST /checkout with a new
+// Idempotency-Key per request, or POST /webhooks/stripe with one signed payment_intent.succeeded
+// per order of an earlier checkout run (bench/load-exchanges.ts). Two ways to drive it:
 // - as fast as answered (no `rate`): autocannon (https://github.com/mcollina/autocannon), closed
 //   loop, each connection sending its next request when the last is answered;
 // - at a fixed rate: open loop, request i sent at start + i / rate whether or not earlier ones were
@@ -17,52 +18,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import type { CheckoutOrder, HttpLoadResult, HttpLoadSpec } from './http-load.ts';
+import { Answers, checkoutBody, signedEvents } from './load-exchanges.ts';
 import { percentile } from './stats.ts';
-import { paymentIntentTemplate, simulatorClient, succeededObject } from './webhook-events.ts';
 
 const spec = JSON.parse(process.argv[2]!) as HttpLoadSpec;
-const basket = JSON.stringify({ customerId: 'bench', items: [{ sku: 'MILK-2L', quantity: 2 }, { sku: 'EGGS-12', quantity: 1 }, { sku: 'BANANAS-1KG', quantity: 3 }] });
-
-/**
- * One signed event per order, made before the clock starts (Stripe's tolerance is 300 s: ample). The
- * object is the simulator's own PaymentIntent (Stripe's full shape, ~1.5 KB), as succeeded.
- */
-async function signedEvents(orders: CheckoutOrder[], secret: string, simulatorUrl: string): Promise<Array<{ body: string; signature: string }>> {
-  const stripe = simulatorClient(simulatorUrl);
-  const template = await paymentIntentTemplate(stripe, orders[0]!.paymentIntentId);
-  const created = Math.floor(Date.now() / 1000);
-  return orders.map((order, i) => {
-    const body = JSON.stringify({
-      id: `evt_bench_${order.orderId.replaceAll('-', '')}`, object: 'event', type: 'payment_intent.succeeded', livemode: false, created,
-      api_version: template.lastResponse.apiVersion ?? null, pending_webhooks: 1, request: { id: null, idempotency_key: null },
-      data: { object: succeededObject(template, order, i) },
-    });
-    return { body, signature: stripe.webhooks.generateTestHeaderString({ payload: body, secret, timestamp: created }) };
-  });
-}
-
-const orders: CheckoutOrder[] = [];
-const statuses: Record<string, number> = {};
+const answers = new Answers(spec.kind);
 const latencies: number[] = [];
-let unexpected = 0;
 
 /** What one request sends. */
 type Exchange = { headers: Record<string, string>; body: string };
 let path: string;
 let nextExchange: () => Exchange;
-/** Whether an answer is the one expected (201 created; 200 applied). */
-let expected: (status: number, body: string) => boolean;
 let amount = spec.amount;
 
 if (spec.kind === 'checkout') {
   path = '/checkout';
-  nextExchange = () => ({ headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() }, body: basket });
-  expected = (status, body) => {
-    if (status !== 201) return false;
-    const { orderId, paymentIntentId, amountTotal } = JSON.parse(body) as CheckoutOrder;
-    orders.push({ orderId, paymentIntentId, amountTotal });
-    return true;
-  };
+  nextExchange = () => ({ headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() }, body: checkoutBody });
 } else {
   const events = await signedEvents(JSON.parse(readFileSync(spec.ordersIn!, 'utf8')) as CheckoutOrder[], spec.webhookSecret!, spec.simulatorUrl!);
   amount = Math.min(amount ?? events.length, events.length);
@@ -72,7 +43,6 @@ if (spec.kind === 'checkout') {
     const event = events[next++ % events.length]!;
     return { headers: { 'content-type': 'application/json', 'stripe-signature': event.signature }, body: event.body };
   };
-  expected = (status, body) => status === 200 && (JSON.parse(body) as { outcome: string }).outcome === 'applied';
 }
 
 /**
@@ -83,8 +53,7 @@ if (spec.kind === 'checkout') {
 let lastAnsweredAt = 0;
 const answered = (status: number, body: string) => {
   lastAnsweredAt = performance.now();
-  statuses[status] = (statuses[status] ?? 0) + 1;
-  if (!expected(status, body)) unexpected++;
+  answers.add(status, body);
 };
 
 /** Closed loop, as fast as answered: autocannon, with its own count of errors and timeouts. */
@@ -149,12 +118,12 @@ const started = performance.now();
 const cpuBefore = process.cpuUsage();
 const done = spec.rate === undefined ? await asFastAsAnswered() : await atFixedRate(spec.rate);
 const seconds = ((lastAnsweredAt || performance.now()) - started) / 1000;
-if (spec.ordersOut) writeFileSync(spec.ordersOut, JSON.stringify(orders));
+if (spec.ordersOut) writeFileSync(spec.ordersOut, JSON.stringify(answers.orders));
 latencies.sort((a, b) => a - b);
 const result: HttpLoadResult = {
   requests: latencies.length, seconds, perSecond: latencies.length / seconds,
   p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), p99: percentile(latencies, 0.99),
-  statuses, unexpected, errors: done.errors, timeouts: done.timeouts, orders: orders.length,
+  statuses: answers.statuses, unexpected: answers.unexpected, errors: done.errors, timeouts: done.timeouts, orders: answers.orders.length, generator: spec.rate === undefined ? 'autocannon' : 'undici',
   cpuMs: ((cpu) => (cpu.user + cpu.system) / 1000)(process.cpuUsage(cpuBefore)),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,5 +1,8 @@
-// Runs bench/http-load-process.ts (autocannon, or undici at a fixed rate) in a process of its own and returns its result.
+// Runs a leg's load in a process of its own and returns its result: wrk where installed for the
+// closed-loop legs (bench/wrk-load.ts), else bench/http-load-process.ts (autocannon; undici at a
+// fixed rate). BENCH_LOAD_GENERATOR=autocannon chooses autocannon even where wrk is; =wrk requires wrk.
 import { spawn } from 'node:child_process';
+import { findWrk, runWrkLoad } from './wrk-load.ts';
 
 export type CheckoutOrder = { orderId: string; paymentIntentId: string; amountTotal: number };
 
@@ -36,19 +39,35 @@ export type HttpLoadResult = {
   orders: number;
   /** The load generator's own CPU (user + system) over the run, ms. */
   cpuMs: number;
+  generator: 'wrk' | 'autocannon' | 'undici';
 };
 
 const script = new URL('./http-load-process.ts', import.meta.url).pathname;
 
 export async function runHttpLoad(spec: HttpLoadSpec): Promise<HttpLoadResult> {
+  const wrk = spec.rate === undefined ? loadGenerator() : undefined;
+  const result = wrk ? await runWrkLoad(spec, wrk) : await runHttpLoadProcess(spec);
+  if (result.unexpected > 0 || result.errors > 0) {
+    throw new Error(`${spec.kind} load: ${result.unexpected} unexpected answers, ${result.errors} errors (${JSON.stringify(result.statuses)})`);
+  }
+  return result;
+}
+
+/** wrk's path when the closed-loop legs use it. */
+function loadGenerator(): string | undefined {
+  const chosen = process.env.BENCH_LOAD_GENERATOR;
+  if (chosen === 'autocannon') return undefined;
+  const wrk = findWrk();
+  if (chosen === 'wrk' && !wrk) throw new Error('BENCH_LOAD_GENERATOR=wrk, but there is no wrk on PATH (Debian: apt-get install wrk)');
+  if (chosen !== undefined && chosen !== 'wrk') throw new Error(`BENCH_LOAD_GENERATOR must be wrk or autocannon, got ${chosen}`);
+  return wrk;
+}
+
+async function runHttpLoadProcess(spec: HttpLoadSpec): Promise<HttpLoadResult> {
   const child = spawn(process.execPath, [script, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`the load generator exited with ${code}`);
-  const result = JSON.parse(out.trim().split('\n').at(-1)!) as HttpLoadResult;
-  if (result.unexpected > 0 || result.errors > 0) {
-    throw new Error(`${spec.kind} load: ${result.unexpected} unexpected answers, ${result.errors} errors (${JSON.stringify(result.statuses)})`);
-  }
-  return result;
+  return JSON.parse(out.trim().split('\n').at(-1)!) as HttpLoadResult;
 }

@@ -1,6 +1,6 @@
 // `npm run bench`: the service against the database's own limit, side by side in one run, as ratios
 // (issue 12). The service runs as `npm start` runs it, in its own process, with the Stripe simulator
-// in another; a third drives HTTP (autocannon at the peak, undici at a fixed rate for half of it);
+// in another; a third drives HTTP (wrk or autocannon at the peak, undici at a fixed rate for half of it);
 // pgbench runs the same SQL at the same concurrency.
 // bench/README.md explains the method and the goals. Every loop is bounded: it stops by itself.
 //   npm run bench [-- --connections 16 --duration 20 --warm-up 30 --rounds 3 --sql-transactions 500 --soak 600 --cdc --cdc-seconds 30 --check --out bench/RESULTS.md]
