@@ -82,6 +82,11 @@ export async function runCdcLeg(ownerUrl: string, serviceUrl: string, options: {
         return settledAt !== null;
       });
       await connect;
+      // The next leg starts once every event of this one has arrived. On a slow machine Connect was
+      // still draining them when the confirmations ended (2026-12-07: RUNNING after 44-60 s), and
+      // the 100/s leg after it measured that drain (p99 19.9 s), each JVM variant its predecessor's.
+      const confirmed = orders.filter((o) => confirmer.committedAt.has(o.id)).map((o) => o.id);
+      if (!(await consumer.waitFor(confirmed, 300_000))) throw new Error(`the warm-up's ${confirmed.length} events did not all reach Kafka within 300 s`);
       return { rate, runningSeconds: (runningAt - started) / 1000, underGoalSeconds: settledAt === null ? null : (settledAt - started) / 1000 };
     };
 
