@@ -52,7 +52,7 @@ export function rssMiB(pid: number): number {
 
 // USER_HZ is 100 on every Linux architecture Node supports (proc(5): sysconf(_SC_CLK_TCK)); `getconf`
 // confirms it where present.
-const clockTicksPerSecond = 100;
+export const clockTicksPerSecond = 100;
 
 /** Samples the RSS of `pid` every `everyMs` until stop() (the samples with their times, s since start) or cancel(). */
 export function sampleRss(pid: number, everyMs = 500): { stop(): Array<{ at: number; mib: number }>; cancel(): void } {

@@ -12,12 +12,11 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { CheckoutOrder, HttpLoadResult, HttpLoadSpec } from './http-load.ts';
 import { Answers, checkoutBody, signedEvents } from './load-exchanges.ts';
+import { clockTicksPerSecond } from './processes.ts';
 
 const script = new URL('./wrk-load.lua', import.meta.url).pathname;
 /** A leg bounded by a count that has not finished after this long has stalled. */
 const BOUNDED_LEG_LIMIT_SECONDS = 600;
-// USER_HZ, as in bench/processes.ts.
-const clockTicksPerSecond = 100;
 
 /** wrk on PATH, or undefined. */
 export function findWrk(): string | undefined {
