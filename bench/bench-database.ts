@@ -7,6 +7,9 @@ import { migrate } from '../src/db/migrate.ts';
 import { createDatabasePool } from '../src/db/pool.ts';
 import { loginUrl, provisionPostgres } from '../test/support/postgres.ts';
 
+/** A leg that started after `BenchDatabase.vacuum()`, with the autovacuum passes that ran during it. */
+export type AfterVacuum = { autovacuumPasses: number };
+
 export type BenchDatabase = {
   url: string;
   serviceUrl: string;
@@ -14,6 +17,14 @@ export type BenchDatabase = {
   version: string;
   /** The server's postmaster when it runs on this machine (its CPU is then measured), else undefined. */
   postmasterPid: number | undefined;
+  /**
+   * `VACUUM (ANALYZE)` of the checkout schema's tables, as their owner, so that every leg, HTTP or
+   * SQL, starts from the same state of its tables: vacuumed, with fresh statistics, and with
+   * autovacuum's insert and update counters at zero (bench/README.md, "Every leg after a VACUUM").
+   */
+  vacuum(): Promise<void>;
+  /** Autovacuum and autoanalyze passes over the checkout schema's tables so far (pg_stat_user_tables). */
+  autovacuumPasses(): Promise<number>;
   drop(): Promise<void>;
 };
 
@@ -59,6 +70,18 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
     ? Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(status, 'utf8'))?.[1])
     : undefined;
   await client.end();
+  const asOwner = async <R extends pg.QueryResultRow>(text: string) => {
+    const owner = new pg.Client({ connectionString: url });
+    await owner.connect();
+    return (await owner.query<R>(text).finally(() => owner.end())).rows;
+  };
+  const checkoutTables = `select format('%I.%I', schemaname, relname) as name, autovacuum_count + autoanalyze_count as passes
+                            from pg_stat_user_tables where schemaname = 'checkout'`;
+  const vacuum = async () => {
+    const tables = await asOwner<{ name: string }>(checkoutTables);
+    await asOwner(`vacuum (analyze) ${tables.map((t) => t.name).join(', ')}`);
+  };
+  const autovacuumPasses = async () => (await asOwner<{ passes: string }>(checkoutTables)).reduce((sum, t) => sum + Number(t.passes), 0);
   const server = provisioned?.source.replace(/ \(data in .*\)$/, '') ?? `BENCH_DATABASE_URL (${new URL(adminUrl).host})`;
-  return { url, serviceUrl: loginUrl(url, 'checkout_app'), server, version: rows[0]!.version, postmasterPid: ppid, drop };
+  return { url, serviceUrl: loginUrl(url, 'checkout_app'), server, version: rows[0]!.version, postmasterPid: ppid, vacuum, autovacuumPasses, drop };
 }

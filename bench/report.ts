@@ -2,6 +2,7 @@
 // printed) and the goals of issue 12, each checked against what this run measured.
 import { spawnSync } from 'node:child_process';
 import { cpus, release, totalmem } from 'node:os';
+import type { AfterVacuum } from './bench-database.ts';
 import type { CdcLeg } from './cdc-leg.ts';
 import type { Leg } from './measure.ts';
 import type { Soak } from './soak.ts';
@@ -26,7 +27,8 @@ export const goals = {
   backlogDrainPerSecond: 2000,
 } as const;
 
-export type SqlLeg = SqlLimitResult & { postgresCpuMsPerTransaction: number | undefined };
+export type SqlLeg = SqlLimitResult & AfterVacuum & { postgresCpuMsPerTransaction: number | undefined };
+export type HttpLeg = Leg & AfterVacuum;
 
 export type BenchRun = {
   startedAt: Date;
@@ -34,14 +36,17 @@ export type BenchRun = {
   connections: number;
   durationSeconds: number;
   warmUpSeconds: number;
-  /** The peak legs, in order; each path's SQL legs ran before the first and after each (one more). */
-  checkout: Leg[];
-  checkoutHalf: Leg;
+  /**
+   * The peak legs, in order; each path's SQL legs ran before the first and after each (one more).
+   * Each leg started after a VACUUM (ANALYZE) of the checkout tables.
+   */
+  checkout: HttpLeg[];
+  checkoutHalf: HttpLeg;
   sqlCheckout: SqlLeg[];
-  webhook: Leg[];
-  webhookHalf: Leg;
+  webhook: HttpLeg[];
+  webhookHalf: HttpLeg;
   sqlWebhook: SqlLeg[];
-  embedded: Leg;
+  embedded: HttpLeg;
   soak: Soak | undefined;
   cdc: CdcLeg | undefined;
 };
@@ -79,11 +84,12 @@ export function report(run: BenchRun): { text: string; missed: string[] } {
     ...alternating(run.sqlWebhook, run.webhook, (r, i) => sqlRow(`apply_stripe_event (SQL ${i})`, r), (l, i) => row(`POST /webhooks/stripe, peak ${i + 1}`, l)),
     row(`POST /webhooks/stripe at half the peak (${n0(run.webhookHalf.perSecond)}/s)`, run.webhookHalf),
     '',
-    'Where the CPU goes, ms per request (the SQL legs: PostgreSQL per transaction; pgbench itself not counted). ' +
-      'Peak legs; the machine has 2000 ms of CPU per second, so the sum bounds the rate.',
+    'Where the CPU goes, ms per request (the SQL legs: PostgreSQL per transaction, its autovacuum workers included; pgbench itself not counted). ' +
+      'Peak legs; the machine has 2000 ms of CPU per second, so the sum bounds the rate. Each leg starts after a VACUUM (ANALYZE) of the checkout tables; ' +
+      'the last column counts the autovacuum and autoanalyze passes over them during the leg.',
     '',
-    '| path | service | simulator | PostgreSQL | load generator | sum |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| path | service | simulator | PostgreSQL | load generator | sum | autovacuum passes |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...alternating(run.sqlCheckout, run.checkout, (r, i) => sqlCpuRow(`create_order + attach_payment_intent (SQL ${i})`, r), (l, i) => cpuRow(`POST /checkout, peak ${i + 1}`, l)),
     ...alternating(run.sqlWebhook, run.webhook, (r, i) => sqlCpuRow(`apply_stripe_event (SQL ${i})`, r), (l, i) => cpuRow(`POST /webhooks/stripe, peak ${i + 1}`, l)),
     '',
@@ -121,10 +127,10 @@ function row(name: string, leg: Leg): string {
 
 const optional = (v: number | undefined) => (v === undefined ? 'not measured' : n2(v));
 
-function cpuRow(name: string, leg: Leg): string {
+function cpuRow(name: string, leg: HttpLeg): string {
   const other = leg.otherCpuMsPerRequest;
   const sum = leg.cpuMsPerRequest + Object.values(other).reduce((a, b) => a + b, 0);
-  return `| ${name} | ${n2(leg.cpuMsPerRequest)} | ${optional(other.simulator)} | ${optional(other.PostgreSQL)} | ${optional(other['load generator'])} | ${n2(sum)} |`;
+  return `| ${name} | ${n2(leg.cpuMsPerRequest)} | ${optional(other.simulator)} | ${optional(other.PostgreSQL)} | ${optional(other['load generator'])} | ${n2(sum)} | ${leg.autovacuumPasses} |`;
 }
 
 /** The rows of SQL 0, peak 1, SQL 1, peak 2, …, SQL n, in the order they ran. */
@@ -136,7 +142,7 @@ function alternating<S, H>(sql: readonly S[], http: readonly H[], sqlLine: (s: S
 const ratioCell = (r: { ratios: number[]; median: number }) => `${ratio(r.median)} (${r.ratios.map(ratio).join(', ')})`;
 
 function sqlCpuRow(name: string, r: SqlLeg): string {
-  return `| ${name} | | | ${optional(r.postgresCpuMsPerTransaction)} | | |`;
+  return `| ${name} | | | ${optional(r.postgresCpuMsPerTransaction)} | | | ${r.autovacuumPasses} |`;
 }
 
 function sqlRow(name: string, r: SqlLimitResult): string {

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createBenchDatabase } from './bench-database.ts';
+import { createBenchDatabase, type AfterVacuum } from './bench-database.ts';
 import { runCdcLeg, type CdcLeg } from './cdc-leg.ts';
 import type { CheckoutOrder } from './http-load.ts';
 import { measure, type CpuCounters, type Leg } from './measure.ts';
@@ -99,6 +99,16 @@ try {
     return { ...result, postgresCpuMsPerTransaction: postmaster === undefined ? undefined : (postgresCpuMs(postmaster) - before) / result.transactions };
   };
   const orders = (name: string) => join(dir, `${name}.orders.json`);
+  // Every leg, HTTP or SQL, starts after a VACUUM (ANALYZE) of the checkout tables, and reports how
+  // many autovacuum passes ran during it: no leg pays for the dead rows and stale statistics of the
+  // legs before it, and a leg that autovacuum fell on says so (bench/README.md, "Every leg after a
+  // VACUUM"). Autovacuum's workers are PostgreSQL's processes, so their CPU counts to the leg.
+  const afterVacuum = async <L extends object>(leg: () => Promise<L>): Promise<L & AfterVacuum> => {
+    await database.vacuum();
+    const before = await database.autovacuumPasses();
+    const result = await leg();
+    return { ...result, autovacuumPasses: (await database.autovacuumPasses()) - before };
+  };
 
   // Warm-up (JIT, connection pools, plan caches), not measured. 30 s: after 5 s, V8's optimizing
   // compiler still spent ~6 % of the service's CPU in the measured legs, after 30 s under 2 %
@@ -117,20 +127,20 @@ try {
   // minute (pgbench's checkout 1,985/s and 1,661/s, one leg apart, on 2026-12-07), and the database
   // grows. The half-peak legs and the embedded-simulator row come after.
   const { peaks: checkout, sqlLegs: sqlCheckout } = await peaksBetweenSqlRuns(
-    (run) => sql('checkout', run, database.serviceUrl, connections, sqlPerClient, eventObject), 'SQL checkout',
-    (round) => measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders(`peak${round}`) }, others), 'POST /checkout peak',
+    (run) => afterVacuum(() => sql('checkout', run, database.serviceUrl, connections, sqlPerClient, eventObject)), 'SQL checkout',
+    (round) => afterVacuum(() => measure(service, { kind: 'checkout', connections, durationSeconds, ordersOut: orders(`peak${round}`) }, others)), 'POST /checkout peak',
   );
   const checkoutPeak = median(checkout.map((leg) => leg.perSecond));
-  const embedded = await embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections);
+  const embedded = await afterVacuum(() => embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections));
   progress("POST /checkout, npm start's embedded simulator", embedded);
-  const checkoutHalf = await measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkoutPeak / 2)), ordersOut: orders('half') }, others);
+  const checkoutHalf = await afterVacuum(() => measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkoutPeak / 2)), ordersOut: orders('half') }, others));
   progress('POST /checkout at half', checkoutHalf);
   const { peaks: webhook, sqlLegs: sqlWebhook } = await peaksBetweenSqlRuns(
-    (run) => sql('webhook', run, database.url, connections, sqlPerClient, eventObject), 'SQL webhook',
-    (round) => measure(service, { kind: 'webhook', connections, ordersIn: orders(`peak${round}`), webhookSecret, simulatorUrl: simulator.url }, others), 'POST /webhooks/stripe peak',
+    (run) => afterVacuum(() => sql('webhook', run, database.url, connections, sqlPerClient, eventObject)), 'SQL webhook',
+    (round) => afterVacuum(() => measure(service, { kind: 'webhook', connections, ordersIn: orders(`peak${round}`), webhookSecret, simulatorUrl: simulator.url }, others)), 'POST /webhooks/stripe peak',
   );
   const webhookPeak = median(webhook.map((leg) => leg.perSecond));
-  const webhookHalf = await measure(service, { kind: 'webhook', connections, rate: Math.max(1, Math.round(webhookPeak / 2)), ordersIn: orders('half'), webhookSecret, simulatorUrl: simulator.url }, others);
+  const webhookHalf = await afterVacuum(() => measure(service, { kind: 'webhook', connections, rate: Math.max(1, Math.round(webhookPeak / 2)), ordersIn: orders('half'), webhookSecret, simulatorUrl: simulator.url }, others));
   progress('POST /webhooks/stripe at half', webhookHalf);
 
   let soak: Soak | undefined;
@@ -161,12 +171,12 @@ try {
  * SQL, peak, SQL, peak, …, SQL (`rounds` peaks): each peak between two runs of its SQL peer, which
  * bench/report.ts judges it against. SQL run `sql<i>` makes (or confirms) the orders of that run.
  */
-async function peaksBetweenSqlRuns<S extends { perSecond: number; p99: number }>(
-  runSql: (run: string) => Promise<S>, sqlName: string, runPeak: (round: number) => Promise<Leg>, peakName: string,
-): Promise<{ peaks: Leg[]; sqlLegs: S[] }> {
+async function peaksBetweenSqlRuns<S extends { perSecond: number; p99: number }, P extends Leg>(
+  runSql: (run: string) => Promise<S>, sqlName: string, runPeak: (round: number) => Promise<P>, peakName: string,
+): Promise<{ peaks: P[]; sqlLegs: S[] }> {
   const sqlLegs = [await runSql('sql0')];
   progress(sqlName, sqlLegs[0]!);
-  const peaks: Leg[] = [];
+  const peaks: P[] = [];
   for (let round = 1; round <= rounds; round++) {
     peaks.push(await runPeak(round));
     progress(`${peakName} ${round}`, peaks.at(-1)!);
