@@ -76,20 +76,21 @@ export function report(run: BenchRun): { text: string; missed: string[] } {
       `PostgreSQL ${run.database.version} (${run.database.server}), durable defaults. Service, simulator, load generator, PostgreSQL and pgbench share the machine.`,
     `${run.connections} connections (HTTP) and clients (SQL); after ${run.warmUpSeconds} s of checkouts unmeasured (then their webhooks), HTTP legs ${run.durationSeconds} s each (webhooks: one per order of the checkout leg of the same number; the embedded simulator's: ${run.embedded.requests} checkouts after as many unmeasured); peak legs closed loop (${run.checkout[0]!.generator}), half-peak legs open loop at even intervals, latency from each request's due time (undici); SQL: ${run.sqlCheckout[0]!.transactions} transactions a run through ${run.sqlCheckout[0]!.driver}, before the first peak leg of the path and after each (a peak's SQL limit: the mean of the runs right before and after it; the ratio: the median over the ${run.checkout.length} peaks).`,
     '',
-    '| path | req/s | p50 / p95 / p99 ms | service CPU ms/req | service RSS max MiB |',
-    '| --- | ---: | ---: | ---: | ---: |',
+    '| path | req/s | p50 / p95 / p99 ms | service CPU ms/req | service RSS max MiB | autovacuum passes |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...alternating(run.sqlCheckout, run.checkout, (r, i) => sqlRow(`create_order + attach_payment_intent (SQL ${i})`, r), (l, i) => row(`POST /checkout, peak ${i + 1}`, l)),
     row("POST /checkout, npm start's embedded simulator (in the service's process, with its journal), after the peaks above", run.embedded),
     row(`POST /checkout at half the peak (${n0(run.checkoutHalf.perSecond)}/s)`, run.checkoutHalf),
     ...alternating(run.sqlWebhook, run.webhook, (r, i) => sqlRow(`apply_stripe_event (SQL ${i})`, r), (l, i) => row(`POST /webhooks/stripe, peak ${i + 1}`, l)),
     row(`POST /webhooks/stripe at half the peak (${n0(run.webhookHalf.perSecond)}/s)`, run.webhookHalf),
     '',
-    'Where the CPU goes, ms per request (the SQL legs: PostgreSQL per transaction, its autovacuum workers included; pgbench itself not counted). ' +
-      'Peak legs; the machine has 2000 ms of CPU per second, so the sum bounds the rate. Each leg starts after a VACUUM (ANALYZE) of the checkout tables; ' +
-      'the last column counts the autovacuum and autoanalyze passes over them during the leg.',
+    'Each leg starts after a VACUUM (ANALYZE) of the checkout tables; the last column counts the autovacuum and autoanalyze passes over them during the leg.',
     '',
-    '| path | service | simulator | PostgreSQL | load generator | sum | autovacuum passes |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    'Where the CPU goes, ms per request (the SQL legs: PostgreSQL per transaction, its autovacuum workers included; pgbench itself not counted). ' +
+      'Peak legs; the machine has 2000 ms of CPU per second, so the sum bounds the rate.',
+    '',
+    '| path | service | simulator | PostgreSQL | load generator | sum |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...alternating(run.sqlCheckout, run.checkout, (r, i) => sqlCpuRow(`create_order + attach_payment_intent (SQL ${i})`, r), (l, i) => cpuRow(`POST /checkout, peak ${i + 1}`, l)),
     ...alternating(run.sqlWebhook, run.webhook, (r, i) => sqlCpuRow(`apply_stripe_event (SQL ${i})`, r), (l, i) => cpuRow(`POST /webhooks/stripe, peak ${i + 1}`, l)),
     '',
@@ -121,16 +122,16 @@ export function report(run: BenchRun): { text: string; missed: string[] } {
   return { text: `${lines.join('\n')}\n`, missed };
 }
 
-function row(name: string, leg: Leg): string {
-  return `| ${name} | ${n0(leg.perSecond)} | ${latency(leg)} | ${n2(leg.cpuMsPerRequest)} | ${n0(leg.rssMaxMiB)} |`;
+function row(name: string, leg: HttpLeg): string {
+  return `| ${name} | ${n0(leg.perSecond)} | ${latency(leg)} | ${n2(leg.cpuMsPerRequest)} | ${n0(leg.rssMaxMiB)} | ${leg.autovacuumPasses} |`;
 }
 
 const optional = (v: number | undefined) => (v === undefined ? 'not measured' : n2(v));
 
-function cpuRow(name: string, leg: HttpLeg): string {
+function cpuRow(name: string, leg: Leg): string {
   const other = leg.otherCpuMsPerRequest;
   const sum = leg.cpuMsPerRequest + Object.values(other).reduce((a, b) => a + b, 0);
-  return `| ${name} | ${n2(leg.cpuMsPerRequest)} | ${optional(other.simulator)} | ${optional(other.PostgreSQL)} | ${optional(other['load generator'])} | ${n2(sum)} | ${leg.autovacuumPasses} |`;
+  return `| ${name} | ${n2(leg.cpuMsPerRequest)} | ${optional(other.simulator)} | ${optional(other.PostgreSQL)} | ${optional(other['load generator'])} | ${n2(sum)} |`;
 }
 
 /** The rows of SQL 0, peak 1, SQL 1, peak 2, …, SQL n, in the order they ran. */
@@ -142,11 +143,11 @@ function alternating<S, H>(sql: readonly S[], http: readonly H[], sqlLine: (s: S
 const ratioCell = (r: { ratios: number[]; median: number }) => `${ratio(r.median)} (${r.ratios.map(ratio).join(', ')})`;
 
 function sqlCpuRow(name: string, r: SqlLeg): string {
-  return `| ${name} | | | ${optional(r.postgresCpuMsPerTransaction)} | | | ${r.autovacuumPasses} |`;
+  return `| ${name} | | | ${optional(r.postgresCpuMsPerTransaction)} | | |`;
 }
 
-function sqlRow(name: string, r: SqlLimitResult): string {
-  return `| ${name} | ${n0(r.perSecond)} | ${latency(r)} | | |`;
+function sqlRow(name: string, r: SqlLeg): string {
+  return `| ${name} | ${n0(r.perSecond)} | ${latency(r)} | | | ${r.autovacuumPasses} |`;
 }
 
 function cpuGoal(path: string, legs: Leg[], goal: number, verdict: (ok: boolean, what: string) => string): string {
