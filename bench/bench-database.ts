@@ -37,11 +37,7 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
   const provisioned = process.env.BENCH_DATABASE_URL ? undefined : await provisionPostgres({ durable: true });
   const adminUrl = process.env.BENCH_DATABASE_URL ?? provisioned!.adminUrl;
   const database = `checkout_bench_${randomBytes(4).toString('hex')}`;
-  const admin = async (text: string) => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    await client.query(text).finally(() => client.end());
-  };
+  const admin = (text: string) => queryOnce(adminUrl, text);
   await admin(`create database ${database}`);
   const url = Object.assign(new URL(adminUrl), { pathname: `/${database}` }).toString();
   const drop = async () => {
@@ -70,18 +66,20 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
     ? Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(status, 'utf8'))?.[1])
     : undefined;
   await client.end();
-  const asOwner = async <R extends pg.QueryResultRow>(text: string) => {
-    const owner = new pg.Client({ connectionString: url });
-    await owner.connect();
-    return (await owner.query<R>(text).finally(() => owner.end())).rows;
-  };
   const checkoutTables = `select format('%I.%I', schemaname, relname) as name, autovacuum_count + autoanalyze_count as passes
                             from pg_stat_user_tables where schemaname = 'checkout'`;
   const vacuum = async () => {
-    const tables = await asOwner<{ name: string }>(checkoutTables);
-    await asOwner(`vacuum (analyze) ${tables.map((t) => t.name).join(', ')}`);
+    const tables = await queryOnce<{ name: string }>(url, checkoutTables);
+    await queryOnce(url, `vacuum (analyze) ${tables.map((t) => t.name).join(', ')}`);
   };
-  const autovacuumPasses = async () => (await asOwner<{ passes: string }>(checkoutTables)).reduce((sum, t) => sum + Number(t.passes), 0);
+  const autovacuumPasses = async () => (await queryOnce<{ passes: string }>(url, checkoutTables)).reduce((sum, t) => sum + Number(t.passes), 0);
   const server = provisioned?.source.replace(/ \(data in .*\)$/, '') ?? `BENCH_DATABASE_URL (${new URL(adminUrl).host})`;
   return { url, serviceUrl: loginUrl(url, 'checkout_app'), server, version: rows[0]!.version, postmasterPid: ppid, vacuum, autovacuumPasses, drop };
+}
+
+/** One statement on a connection of its own: the bench's few administrative statements. */
+async function queryOnce<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return (await client.query<R>(text).finally(() => client.end())).rows;
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { createBenchDatabase, type BenchDatabase } from '../../bench/bench-database.ts';
 import { adminServerUrl } from '../support/database.ts';
+import { useEnv } from '../support/env.ts';
 
 type TableStats = { name: string; vacuums: number; analyzes: number; modifiedSinceAnalyze: number };
 
@@ -24,18 +25,9 @@ async function checkoutTableStats(url: string): Promise<TableStats[]> {
 
 describe('the bench database', () => {
   let database: BenchDatabase;
-  const previous = process.env.BENCH_DATABASE_URL;
-
-  beforeAll(async () => {
-    process.env.BENCH_DATABASE_URL = adminServerUrl();
-    database = await createBenchDatabase();
-  });
-
-  afterAll(async () => {
-    await database?.drop();
-    if (previous === undefined) delete process.env.BENCH_DATABASE_URL;
-    else process.env.BENCH_DATABASE_URL = previous;
-  });
+  useEnv('BENCH_DATABASE_URL', adminServerUrl);
+  beforeAll(async () => void (database = await createBenchDatabase()));
+  afterAll(async () => database?.drop());
 
   it('vacuum() vacuums and analyzes every table of schema checkout, as their owner', async () => {
     const before = await checkoutTableStats(database.url);

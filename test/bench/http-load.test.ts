@@ -5,8 +5,9 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { runHttpLoad } from '../../bench/http-load.ts';
+import { useEnv } from '../support/env.ts';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -64,12 +65,7 @@ describe('the load generator at a fixed rate', () => {
 
 describe('the load generator as fast as answered (autocannon)', () => {
   // Where wrk is installed the closed-loop legs use it (test/bench/wrk-load.test.ts).
-  const chosen = process.env.BENCH_LOAD_GENERATOR;
-  beforeAll(() => void (process.env.BENCH_LOAD_GENERATOR = 'autocannon'));
-  afterAll(() => {
-    if (chosen === undefined) delete process.env.BENCH_LOAD_GENERATOR;
-    else process.env.BENCH_LOAD_GENERATOR = chosen;
-  });
+  useEnv('BENCH_LOAD_GENERATOR', () => 'autocannon');
 
   it('ends a counted leg at its last answer, not at autocannon\'s next whole-second tick', async () => {
     // 800 answers at 16 connections and 2 ms each take ~0.1 s on an idle machine; autocannon itself
