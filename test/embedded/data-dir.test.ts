@@ -1,14 +1,18 @@
 // `DATABASE_URL=… npm start` (documented): the database is configured, the Stripe simulator is the
 // embedded one, and DATA_DIR, which it keeps its journal and webhook secret in, may not exist yet.
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { pino } from 'pino';
 import Stripe from 'stripe';
 import { loadConfig } from '../../src/config.ts';
 import { startService } from '../../src/server.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { checkoutBasket, request, startTestService } from '../support/service.ts';
 
 let parent: string;
@@ -39,6 +43,25 @@ describe('DATA_DIR with DATABASE_URL and the embedded Stripe simulator', () => {
     }
   });
 
+  it('a simulator port already taken stops the start with the reason, and leaves no connection open', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const db = await createTestDatabase();
+    try {
+      const config = loadConfig({
+        DATABASE_URL: db.appUrl, DATA_DIR: join(parent, 'port-taken'), PORT: '0', JOBS_INTERVAL_SECONDS: '0',
+        STRIPE_SIMULATOR_PORT: String((taken.address() as AddressInfo).port),
+      });
+      const before = await connections(db);
+      await expect(startService(config, pino({ level: 'silent' }))).rejects.toThrow(/EADDRINUSE/);
+      // The service's pool, opened before the simulator, was closed on the way out.
+      expect(await connections(db)).toBe(before);
+    } finally {
+      taken.close();
+      await db.drop();
+    }
+  });
+
   it('that cannot be created stops the start with a message naming DATA_DIR', async () => {
     const file = join(parent, 'a-file');
     await writeFile(file, 'not a folder');
@@ -48,3 +71,15 @@ describe('DATA_DIR with DATABASE_URL and the embedded Stripe simulator', () => {
     await expect(startService(config, pino({ level: 'silent' }))).rejects.toThrow(/^DATA_DIR .*a-file\/data cannot be created \(ENOTDIR/);
   });
 });
+
+/** Connections to the test's database, this check's own not counted. */
+async function connections(db: TestDatabase): Promise<number> {
+  const client = new pg.Client(db.url);
+  await client.connect();
+  try {
+    const { rows } = await client.query('select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+    return rows[0].n;
+  } finally {
+    await client.end();
+  }
+}
