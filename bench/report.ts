@@ -6,7 +6,7 @@ import type { AfterVacuum } from './bench-database.ts';
 import type { CdcLeg } from './cdc-leg.ts';
 import type { Leg } from './measure.ts';
 import type { Soak } from './soak.ts';
-import type { SqlLimitResult } from './sql-limit.ts';
+import { RATE_WARM_UP_MS, type SqlLimitResult } from './sql-limit.ts';
 import { bracketedRatios, median } from './stats.ts';
 
 /** Issue 12. Ratios are to the same SQL at the same concurrency in the same run. */
@@ -43,9 +43,12 @@ export type BenchRun = {
   checkout: HttpLeg[];
   checkoutHalf: HttpLeg;
   sqlCheckout: SqlLeg[];
+  /** The same SQL at the half-peak leg's rate, open loop: its latency's peer. */
+  sqlCheckoutHalf: SqlLeg;
   webhook: HttpLeg[];
   webhookHalf: HttpLeg;
   sqlWebhook: SqlLeg[];
+  sqlWebhookHalf: SqlLeg;
   embedded: HttpLeg;
   soak: Soak | undefined;
   cdc: CdcLeg | undefined;
@@ -81,10 +84,14 @@ export function report(run: BenchRun): { text: string; missed: string[] } {
     ...alternating(run.sqlCheckout, run.checkout, (r, i) => sqlRow(`create_order + attach_payment_intent (SQL ${i})`, r), (l, i) => row(`POST /checkout, peak ${i + 1}`, l)),
     row("POST /checkout, npm start's embedded simulator (in the service's process, with its journal), after the peaks above", run.embedded),
     row(`POST /checkout at half the peak (${n0(run.checkoutHalf.perSecond)}/s)`, run.checkoutHalf),
+    sqlRow(`create_order + attach_payment_intent at that rate (${run.sqlCheckoutHalf.driver})`, run.sqlCheckoutHalf),
     ...alternating(run.sqlWebhook, run.webhook, (r, i) => sqlRow(`apply_stripe_event (SQL ${i})`, r), (l, i) => row(`POST /webhooks/stripe, peak ${i + 1}`, l)),
     row(`POST /webhooks/stripe at half the peak (${n0(run.webhookHalf.perSecond)}/s)`, run.webhookHalf),
+    sqlRow(`apply_stripe_event at that rate (${run.sqlWebhookHalf.driver})`, run.sqlWebhookHalf),
     '',
-    'Each leg starts after a VACUUM (ANALYZE) of the checkout tables; the last column counts the autovacuum and autoanalyze passes over them during the leg.',
+    'Each leg starts after a VACUUM (ANALYZE) of the checkout tables; the last column counts the autovacuum and autoanalyze passes over them during the leg. ' +
+      'The SQL rows "at that rate" are the peers of the half-peak legs above them, run after all the HTTP legs: open loop at the same rate, latency from each transaction\'s due time ' +
+      `(pgbench spaces its transactions as a Poisson process, the HTTP legs evenly); their percentiles leave out the first ${RATE_WARM_UP_MS / 1000} s, while each new connection compiles the functions (the service's pool is warm).`,
     '',
     'Where the CPU goes, ms per request (the SQL legs: PostgreSQL per transaction, its autovacuum workers included; pgbench itself not counted). ' +
       'Peak legs; the machine has 2000 ms of CPU per second, so the sum bounds the rate.',
@@ -100,8 +107,8 @@ export function report(run: BenchRun): { text: string; missed: string[] } {
     `| POST /webhooks/stripe / SQL limit, median of the peaks | ${ratioCell(webhookRatio)} | ≥ ${goals.webhookRatio} | ${verdict(webhookRatio.median >= goals.webhookRatio, `webhook ratio ${ratio(webhookRatio.median)}`)} |`,
     cpuGoal('checkout', [...run.checkout, run.checkoutHalf], goals.checkoutCpuMs, verdict),
     cpuGoal('webhook', [...run.webhook, run.webhookHalf], goals.webhookCpuMs, verdict),
-    `| p99 at half the peak, checkout | ${n1(run.checkoutHalf.p99)} ms | ≤ ${goals.p99Ms} ms | ${verdict(run.checkoutHalf.p99 <= goals.p99Ms, `checkout p99 ${n1(run.checkoutHalf.p99)} ms at half the peak`)} |`,
-    `| p99 at half the peak, webhook | ${n1(run.webhookHalf.p99)} ms | ≤ ${goals.p99Ms} ms | ${verdict(run.webhookHalf.p99 <= goals.p99Ms, `webhook p99 ${n1(run.webhookHalf.p99)} ms at half the peak`)} |`,
+    halfPeakP99Goal('checkout', run.checkoutHalf, run.sqlCheckoutHalf, verdict),
+    halfPeakP99Goal('webhook', run.webhookHalf, run.sqlWebhookHalf, verdict),
     `| service RSS at half the peak | ${n0(halfRssMax)} MiB | ≤ ${goals.rssMiB} MiB | ${verdict(halfRssMax <= goals.rssMiB, `RSS ${n0(halfRssMax)} MiB`)} |`,
     `| embedded simulator / own process (checkout, the peaks' median) | ${ratio(embeddedRatio)} | ≥ ${goals.embeddedRatio} | ${verdict(embeddedRatio >= goals.embeddedRatio, `embedded simulator at ${ratio(embeddedRatio)}`)} |`,
   ];
@@ -148,6 +155,12 @@ function sqlCpuRow(name: string, r: SqlLeg): string {
 
 function sqlRow(name: string, r: SqlLeg): string {
   return `| ${name} | ${n0(r.perSecond)} | ${latency(r)} | | | ${r.autovacuumPasses} |`;
+}
+
+/** Judged on the HTTP leg alone (issue 12's goal); the SQL at the same rate shows the database's share. */
+function halfPeakP99Goal(path: string, http: HttpLeg, sql: SqlLeg, verdict: (ok: boolean, what: string) => string): string {
+  const measured = `${n1(http.p99)} ms (the SQL alone at that rate: ${n1(sql.p99)} ms)`;
+  return `| p99 at half the peak, ${path} | ${measured} | ≤ ${goals.p99Ms} ms | ${verdict(http.p99 <= goals.p99Ms, `${path} p99 ${n1(http.p99)} ms at half the peak`)} |`;
 }
 
 function cpuGoal(path: string, legs: Leg[], goal: number, verdict: (ok: boolean, what: string) => string): string {

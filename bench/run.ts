@@ -133,15 +133,26 @@ try {
   const checkoutPeak = median(checkout.map((leg) => leg.perSecond));
   const embedded = await afterVacuum(() => embeddedSimulatorLeg(serviceEnv.DATABASE_URL, dir, connections));
   progress("POST /checkout, npm start's embedded simulator", embedded);
-  const checkoutHalf = await afterVacuum(() => measure(service, { kind: 'checkout', connections, durationSeconds, rate: Math.max(1, Math.round(checkoutPeak / 2)), ordersOut: orders('half') }, others));
+  const checkoutHalfRate = Math.max(1, Math.round(checkoutPeak / 2));
+  const checkoutHalf = await afterVacuum(() => measure(service, { kind: 'checkout', connections, durationSeconds, rate: checkoutHalfRate, ordersOut: orders('half') }, others));
   progress('POST /checkout at half', checkoutHalf);
   const { peaks: webhook, sqlLegs: sqlWebhook } = await peaksBetweenSqlRuns(
     (run) => afterVacuum(() => sql('webhook', run, database.url, connections, sqlPerClient, eventObject)), 'SQL webhook',
     (round) => afterVacuum(() => measure(service, { kind: 'webhook', connections, ordersIn: orders(`peak${round}`), webhookSecret, simulatorUrl: simulator.url }, others)), 'POST /webhooks/stripe peak',
   );
   const webhookPeak = median(webhook.map((leg) => leg.perSecond));
-  const webhookHalf = await afterVacuum(() => measure(service, { kind: 'webhook', connections, rate: Math.max(1, Math.round(webhookPeak / 2)), ordersIn: orders('half'), webhookSecret, simulatorUrl: simulator.url }, others));
+  const webhookHalfRate = Math.max(1, Math.round(webhookPeak / 2));
+  const webhookHalf = await afterVacuum(() => measure(service, { kind: 'webhook', connections, rate: webhookHalfRate, ordersIn: orders('half'), webhookSecret, simulatorUrl: simulator.url }, others));
   progress('POST /webhooks/stripe at half', webhookHalf);
+
+  // The latency peers of the half-peak legs: the same SQL at the same rates, open loop. The SQL
+  // checkout run makes the orders the SQL webhook run confirms, one per webhook, so it runs at least
+  // as many transactions as that needs (longer than the HTTP leg when webhooks are the faster path).
+  const perClientFor = (rate: number) => Math.ceil((rate * durationSeconds) / connections);
+  const sqlCheckoutHalf = await afterVacuum(() => sql('checkout', 'half', database.serviceUrl, connections, Math.max(perClientFor(checkoutHalfRate), perClientFor(webhookHalfRate)), eventObject, checkoutHalfRate));
+  progress('SQL checkout at the half-peak rate', sqlCheckoutHalf);
+  const sqlWebhookHalf = await afterVacuum(() => sql('webhook', 'half', database.url, connections, perClientFor(webhookHalfRate), eventObject, webhookHalfRate));
+  progress('SQL webhook at the half-peak rate', sqlWebhookHalf);
 
   let soak: Soak | undefined;
   if (Number(args.soak) > 0) {
@@ -155,7 +166,7 @@ try {
 
   const { text, missed } = report({
     startedAt, database, connections, durationSeconds, warmUpSeconds,
-    checkout, checkoutHalf, sqlCheckout, webhook, webhookHalf, sqlWebhook, embedded, soak, cdc,
+    checkout, checkoutHalf, sqlCheckout, sqlCheckoutHalf, webhook, webhookHalf, sqlWebhook, sqlWebhookHalf, embedded, soak, cdc,
   });
   console.log(text);
   if (args.out) await writeFile(args.out, text);
