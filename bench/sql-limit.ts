@@ -72,7 +72,8 @@ export function pgbenchAvailable(): boolean {
 /**
  * `transactionsPerClient` checkouts of run `run` (or webhooks, for the orders its checkouts made) on
  * `clients` connections to `url`; `eventObject` is the PaymentIntent the webhook events carry;
- * `ratePerSecond`, when given, spreads all the clients' transactions evenly at that rate in all.
+ * `ratePerSecond`, when given, paces all the clients' transactions at that rate in all (pgbench
+ * as a Poisson process, the Node driver evenly).
  */
 export async function runSqlLimit(
   kind: 'checkout' | 'webhook', run: string, url: string, clients: number, transactionsPerClient: number, eventObject: string, ratePerSecond?: number,
