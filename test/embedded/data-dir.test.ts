@@ -7,9 +7,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import pg from 'pg';
 import { pino } from 'pino';
+import { sql } from 'slonik';
 import Stripe from 'stripe';
+import { z } from 'zod';
 import { loadConfig } from '../../src/config.ts';
 import { startService } from '../../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -74,14 +75,8 @@ describe('DATA_DIR with DATABASE_URL and the embedded Stripe simulator', () => {
   });
 });
 
-/** Connections to the test's database, this check's own not counted. */
-async function connections(db: TestDatabase): Promise<number> {
-  const client = new pg.Client(db.url);
-  await client.connect();
-  try {
-    const { rows } = await client.query('select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
-    return rows[0].n;
-  } finally {
-    await client.end();
-  }
+/** Connections to the test's database, the one asking not counted. */
+function connections(db: TestDatabase): Promise<number> {
+  return db.admin.oneFirst(sql.type(z.object({ n: z.number() }))`
+    select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`);
 }
